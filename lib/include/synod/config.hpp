@@ -1,0 +1,81 @@
+// synod/config.hpp — the cluster configuration shared by replicas, clients,
+// tools and the simulator. Plain data plus validate(); parsing from TOML lives
+// with the tools. Every limit synod enforces is a named field here or a named
+// constant next to the code that enforces it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "synod/result.hpp"
+#include "synod/types.hpp"
+
+namespace synod {
+
+enum class Protocol : std::uint8_t { pbft, paxos };
+enum class SignatureScheme : std::uint8_t { ed25519, ecdsa_p256 };
+
+const char* to_string(Protocol p);
+const char* to_string(SignatureScheme s);
+Result<Protocol> parse_protocol(std::string_view text);
+Result<SignatureScheme> parse_signature_scheme(std::string_view text);
+
+struct ReplicaInfo {
+  ReplicaId id = 0;
+  std::string endpoint;    // e.g. "tcp://127.0.0.1:7000"
+  std::string public_key;  // PEM text (runtime) or an opaque key id (simulator)
+};
+
+struct ClientInfo {
+  ClientId id = 0;
+  std::string public_key;
+};
+
+struct ClusterConfig {
+  Protocol protocol = Protocol::pbft;
+  SignatureScheme signature_scheme = SignatureScheme::ed25519;
+  std::uint32_t f = 1;
+  std::vector<ReplicaInfo> replicas;  // ids must be 0..n-1
+  std::vector<ClientInfo> clients;
+
+  // Batching: a batch closes when it holds batch_max_requests requests or
+  // batch_max_bytes of operations, or batch_timeout_us after its first request.
+  std::uint32_t batch_max_requests = 64;
+  std::uint32_t batch_max_bytes = 1u << 20;
+  std::uint32_t batch_timeout_us = 500;
+
+  // Checkpoints every checkpoint_interval (K) sequence numbers; the log window
+  // L = window is a multiple of K (PROTOCOL.md: L = 2K).
+  std::uint32_t checkpoint_interval = 128;
+  std::uint32_t window = 256;
+
+  // Timeouts. view_change_timeout_ms is T of PROTOCOL.md (doubles per failed
+  // view change). request_timeout_ms is the client's retransmit timeout.
+  std::uint32_t view_change_timeout_ms = 1000;
+  std::uint32_t request_timeout_ms = 500;
+  std::uint32_t heartbeat_interval_ms = 50;     // paxos
+  std::uint32_t election_timeout_ms = 300;      // paxos, randomised up to 2x
+  std::uint32_t lease_duration_ms = 0;          // paxos leader leases; 0 = off
+  std::uint32_t max_clock_drift_ppm = 1000;     // bound used by leases
+
+  // Limits on untrusted input and memory.
+  std::uint32_t max_frame_bytes = 16u << 20;
+  std::uint32_t max_request_bytes = 64u << 10;
+  std::uint32_t max_pending_per_client = 16;
+  std::uint32_t max_future_messages_per_peer = 1024;
+
+  std::uint32_t n() const { return static_cast<std::uint32_t>(replicas.size()); }
+  // PBFT: 2f+1 of 3f+1. Paxos: f+1 of 2f+1.
+  std::uint32_t quorum() const { return protocol == Protocol::pbft ? 2 * f + 1 : f + 1; }
+  // Matching replies a client needs for an ordered request.
+  std::uint32_t reply_quorum() const { return protocol == Protocol::pbft ? f + 1 : 1; }
+  std::uint32_t required_replicas() const { return protocol == Protocol::pbft ? 3 * f + 1 : 2 * f + 1; }
+
+  const ClientInfo* find_client(ClientId id) const;
+
+  // Checks every field; the error names the field and what is wrong with it.
+  Result<void> validate() const;
+};
+
+}  // namespace synod

@@ -1,0 +1,30 @@
+// pbft/pbft.hpp — the PBFT protocol core (PROTOCOL.md, "PBFT").
+// A pure, deterministic synod::Replica: no I/O, no clock, no randomness.
+#pragma once
+
+#include <memory>
+
+#include "synod/config.hpp"
+#include "synod/replica.hpp"
+#include "synod/state_machine.hpp"
+
+namespace synod::pbft {
+
+// Deliberately broken behaviours, for tests that prove the simulator's
+// checkers can fail. Never set outside tests.
+struct Bugs {
+  bool commit_quorum_f_plus_1 = false;         // committed on f+1 commits
+  bool skip_pre_prepare_digest_check = false;  // backup trusts d without hashing the batch
+  bool skip_new_view_check = false;            // NEW-VIEW accepted without recomputing O
+  bool forget_prepared_on_restart = false;     // prepared state not persisted
+  bool checkpoint_stable_on_f_plus_1 = false;  // checkpoint stable on f+1
+};
+
+// `config` must validate() and use Protocol::pbft; `self` < n. `crypto` signs
+// with self's key and verifies everyone's; it and `app` must outlive the
+// replica. `durable` is what this replica persisted before (empty on first
+// start).
+std::unique_ptr<Replica> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                      StateMachine& app, const DurableState& durable, Bugs bugs = {});
+
+}  // namespace synod::pbft

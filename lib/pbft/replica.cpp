@@ -1,0 +1,1 @@
+#include "pbft/pbft.hpp"

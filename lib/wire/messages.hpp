@@ -1,0 +1,321 @@
+// wire/messages.hpp — every message of both protocols as a plain C++ type.
+// Encoding (Cereal portable binary, bounded decoding) is in wire/codec.hpp.
+// Names follow PROTOCOL.md. The sender of a message is never a field of the
+// message: it is the envelope's sender, authenticated by the envelope's
+// authenticator (or, inside certificates, Signed<M>::signer).
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "synod/types.hpp"
+
+namespace synod::wire {
+
+inline constexpr std::uint16_t kFormatVersion = 1;
+
+enum class MsgType : std::uint8_t {
+  // both modes
+  request = 1,
+  reply = 2,
+  // pbft
+  pre_prepare = 10,
+  prepare = 11,
+  commit = 12,
+  checkpoint = 13,
+  view_change = 14,
+  new_view = 15,
+  fetch_state = 16,
+  state_snapshot = 17,
+  fetch_batches = 18,
+  committed_batches = 19,
+  // paxos
+  paxos_prepare = 30,
+  promise = 31,
+  accept = 32,
+  accepted = 33,
+  nack = 34,
+  heartbeat = 35,
+  catch_up_request = 36,
+  catch_up = 37,
+};
+
+const char* to_string(MsgType t);
+
+// ---------------------------------------------------------------- both modes
+
+// REQUEST(op, t, c). Authenticated by the client (SignedRequest::signature,
+// or the envelope authenticator when sent directly).
+struct Request {
+  ClientId client = 0;
+  RequestNo t = 0;
+  bool read_only = false;
+  Bytes op;
+  friend bool operator==(const Request&, const Request&) = default;
+};
+
+// A request as it travels inside a batch: with its client's signature over
+// signing_input(MsgType::request, client, encode(request)), so every backup
+// can authenticate every request it is asked to order.
+struct SignedRequest {
+  Request request;
+  Bytes signature;
+  friend bool operator==(const SignedRequest&, const SignedRequest&) = default;
+};
+
+using Batch = std::vector<SignedRequest>;  // empty = null batch (no-op)
+
+enum class ReplyStatus : std::uint8_t {
+  ok = 0,
+  not_leader = 1,  // paxos: redirect to `leader`
+};
+
+// REPLY(v, t, c, i, result); i is the envelope sender.
+struct Reply {
+  View view = 0;
+  ClientId client = 0;
+  RequestNo t = 0;
+  ReplyStatus status = ReplyStatus::ok;
+  ReplicaId leader = 0;  // the primary / leader the replica believes in
+  bool read_only = false;
+  Bytes result;
+  friend bool operator==(const Reply&, const Reply&) = default;
+};
+
+// ---------------------------------------------------------------- pbft
+
+// What the primary signs for PRE-PREPARE(v, s, d); the batch travels beside
+// it and is bound by d = digest(encode(batch)).
+struct PrePrepareHeader {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  friend bool operator==(const PrePrepareHeader&, const PrePrepareHeader&) = default;
+};
+
+struct PrePrepare {
+  PrePrepareHeader header;
+  Batch batch;
+  friend bool operator==(const PrePrepare&, const PrePrepare&) = default;
+};
+
+struct Prepare {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  friend bool operator==(const Prepare&, const Prepare&) = default;
+};
+
+struct Commit {
+  View view = 0;
+  Seq seq = 0;
+  Digest digest{};
+  friend bool operator==(const Commit&, const Commit&) = default;
+};
+
+// CHECKPOINT(s, state_digest).
+struct Checkpoint {
+  Seq seq = 0;
+  Digest state_digest{};
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
+
+// A replica message kept as proof inside another message: the signer and its
+// signature over signing_input(type of M, replica signer, encode(message)).
+template <class M>
+struct Signed {
+  ReplicaId signer = 0;
+  M message;
+  Bytes signature;
+  friend bool operator==(const Signed&, const Signed&) = default;
+};
+
+// A pre-prepare and 2f matching prepares from distinct backups.
+struct PreparedCertificate {
+  Signed<PrePrepareHeader> pre_prepare;
+  std::vector<Signed<Prepare>> prepares;
+  friend bool operator==(const PreparedCertificate&, const PreparedCertificate&) = default;
+};
+
+// VIEW-CHANGE(v+1, s_stable, C, P).
+struct ViewChange {
+  View new_view = 0;
+  Seq stable_seq = 0;
+  std::vector<Signed<Checkpoint>> checkpoint_proof;  // C: 2f+1, empty when stable_seq == 0
+  std::vector<PreparedCertificate> prepared;         // P: one per seq > stable_seq
+  friend bool operator==(const ViewChange&, const ViewChange&) = default;
+};
+
+// NEW-VIEW(v+1, V, O).
+struct NewView {
+  View view = 0;
+  std::vector<Signed<ViewChange>> view_changes;       // V: 2f+1
+  std::vector<Signed<PrePrepareHeader>> pre_prepares;  // O, in seq order
+  friend bool operator==(const NewView&, const NewView&) = default;
+};
+
+// State transfer: "I have executed up to have_seq; send me your stable
+// checkpoint if it is beyond that".
+struct FetchState {
+  Seq have_seq = 0;
+  friend bool operator==(const FetchState&, const FetchState&) = default;
+};
+
+// A stable checkpoint: snapshot bytes (application state plus synod's client
+// table) whose digest the 2f+1 signed checkpoints in proof agree on.
+struct StateSnapshot {
+  Seq seq = 0;
+  std::vector<Signed<Checkpoint>> proof;
+  Bytes snapshot;
+  friend bool operator==(const StateSnapshot&, const StateSnapshot&) = default;
+};
+
+// Ask for committed batches in [from, to], or for the batches with the given
+// digests (missing batches named by a NEW-VIEW).
+struct FetchBatches {
+  Seq from = 0;
+  Seq to = 0;
+  friend bool operator==(const FetchBatches&, const FetchBatches&) = default;
+};
+
+// A batch proven committed by 2f+1 signed commits for (view, seq, digest(batch)).
+struct CommittedBatch {
+  View view = 0;
+  Seq seq = 0;
+  Batch batch;
+  std::vector<Signed<Commit>> commits;
+  friend bool operator==(const CommittedBatch&, const CommittedBatch&) = default;
+};
+
+struct CommittedBatches {
+  std::vector<CommittedBatch> batches;
+  friend bool operator==(const CommittedBatches&, const CommittedBatches&) = default;
+};
+
+// ---------------------------------------------------------------- paxos
+
+// Ballot (round, replica), ordered lexicographically.
+struct Ballot {
+  std::uint64_t round = 0;
+  ReplicaId replica = 0;
+  friend auto operator<=>(const Ballot&, const Ballot&) = default;
+};
+
+using Slot = std::uint64_t;
+
+// Phase 1a: PREPARE(b) for every slot from from_slot on.
+struct PaxosPrepare {
+  Ballot ballot;
+  Slot from_slot = 0;
+  friend bool operator==(const PaxosPrepare&, const PaxosPrepare&) = default;
+};
+
+struct AcceptedEntry {
+  Slot slot = 0;
+  Ballot ballot;
+  Batch batch;
+  friend bool operator==(const AcceptedEntry&, const AcceptedEntry&) = default;
+};
+
+// Phase 1b: PROMISE(b, accepted).
+struct Promise {
+  Ballot ballot;
+  Slot from_slot = 0;
+  Slot chosen_through = 0;  // the acceptor's known-chosen prefix
+  std::vector<AcceptedEntry> accepted;
+  friend bool operator==(const Promise&, const Promise&) = default;
+};
+
+// Phase 2a: ACCEPT(b, slot, batch), with the leader's commit index.
+struct Accept {
+  Ballot ballot;
+  Slot slot = 0;
+  Batch batch;
+  Slot commit_index = 0;
+  friend bool operator==(const Accept&, const Accept&) = default;
+};
+
+// Phase 2b: ACCEPTED(b, slot).
+struct Accepted {
+  Ballot ballot;
+  Slot slot = 0;
+  friend bool operator==(const Accepted&, const Accepted&) = default;
+};
+
+// Rejection of a prepare or accept: the acceptor promised a higher ballot.
+struct Nack {
+  Ballot promised;
+  friend bool operator==(const Nack&, const Nack&) = default;
+};
+
+// Leader liveness and commit index (learners execute through it).
+struct Heartbeat {
+  Ballot ballot;
+  Slot commit_index = 0;
+  friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
+};
+
+struct CatchUpRequest {
+  Slot from_slot = 0;
+  friend bool operator==(const CatchUpRequest&, const CatchUpRequest&) = default;
+};
+
+struct ChosenEntry {
+  Slot slot = 0;
+  Batch batch;
+  friend bool operator==(const ChosenEntry&, const ChosenEntry&) = default;
+};
+
+// Chosen slots from from_slot on, or a snapshot through snapshot_slot plus
+// the chosen slots after it (snapshot empty when not needed).
+struct CatchUp {
+  Ballot ballot;
+  Slot snapshot_slot = 0;
+  Bytes snapshot;
+  std::vector<ChosenEntry> chosen;
+  friend bool operator==(const CatchUp&, const CatchUp&) = default;
+};
+
+// ---------------------------------------------------------------- all
+
+using Message = std::variant<Request, Reply, PrePrepare, Prepare, Commit, Checkpoint, ViewChange,
+                             NewView, FetchState, StateSnapshot, FetchBatches, CommittedBatches,
+                             PaxosPrepare, Promise, Accept, Accepted, Nack, Heartbeat,
+                             CatchUpRequest, CatchUp>;
+
+template <class M>
+struct TypeOf;
+#define SYNOD_WIRE_TYPE(M, T) \
+  template <>                 \
+  struct TypeOf<M> {          \
+    static constexpr MsgType value = MsgType::T; \
+  }
+SYNOD_WIRE_TYPE(Request, request);
+SYNOD_WIRE_TYPE(Reply, reply);
+SYNOD_WIRE_TYPE(PrePrepare, pre_prepare);
+SYNOD_WIRE_TYPE(PrePrepareHeader, pre_prepare);  // signed as the pre-prepare
+SYNOD_WIRE_TYPE(Prepare, prepare);
+SYNOD_WIRE_TYPE(Commit, commit);
+SYNOD_WIRE_TYPE(Checkpoint, checkpoint);
+SYNOD_WIRE_TYPE(ViewChange, view_change);
+SYNOD_WIRE_TYPE(NewView, new_view);
+SYNOD_WIRE_TYPE(FetchState, fetch_state);
+SYNOD_WIRE_TYPE(StateSnapshot, state_snapshot);
+SYNOD_WIRE_TYPE(FetchBatches, fetch_batches);
+SYNOD_WIRE_TYPE(CommittedBatches, committed_batches);
+SYNOD_WIRE_TYPE(PaxosPrepare, paxos_prepare);
+SYNOD_WIRE_TYPE(Promise, promise);
+SYNOD_WIRE_TYPE(Accept, accept);
+SYNOD_WIRE_TYPE(Accepted, accepted);
+SYNOD_WIRE_TYPE(Nack, nack);
+SYNOD_WIRE_TYPE(Heartbeat, heartbeat);
+SYNOD_WIRE_TYPE(CatchUpRequest, catch_up_request);
+SYNOD_WIRE_TYPE(CatchUp, catch_up);
+#undef SYNOD_WIRE_TYPE
+
+template <class M>
+inline constexpr MsgType type_of = TypeOf<M>::value;
+
+}  // namespace synod::wire
