@@ -6,6 +6,7 @@
 
 #include "synod/config.hpp"
 #include "synod/replica.hpp"
+#include "synod/result.hpp"
 #include "synod/state_machine.hpp"
 
 namespace synod::pbft {
@@ -13,18 +14,21 @@ namespace synod::pbft {
 // Deliberately broken behaviours, for tests that prove the simulator's
 // checkers can fail. Never set outside tests.
 struct Bugs {
-  bool commit_quorum_f_plus_1 = false;         // committed on f+1 commits
+  bool commit_quorum_f_plus_1 = false;         // committed-local on f+1 commits
   bool skip_pre_prepare_digest_check = false;  // backup trusts d without hashing the batch
   bool skip_new_view_check = false;            // NEW-VIEW accepted without recomputing O
-  bool forget_prepared_on_restart = false;     // prepared state not persisted
-  bool checkpoint_stable_on_f_plus_1 = false;  // checkpoint stable on f+1
+  bool forget_prepared_on_restart = false;     // prepared certificates not persisted
+  bool skip_request_authentication = false;    // batch requests accepted without checking signatures
+  bool execute_duplicates = false;             // no at-most-once filter on (client, t)
+  bool checkpoint_stable_on_f_plus_1 = false;  // checkpoint stable (and proof accepted) on f+1
 };
 
 // `config` must validate() and use Protocol::pbft; `self` < n. `crypto` signs
 // with self's key and verifies everyone's; it and `app` must outlive the
 // replica. `durable` is what this replica persisted before (empty on first
-// start).
-std::unique_ptr<Replica> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
-                                      StateMachine& app, const DurableState& durable, Bugs bugs = {});
+// start); an error means it is not a state this core wrote.
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self,
+                                              const Crypto& crypto, StateMachine& app,
+                                              const DurableState& durable, Bugs bugs = {});
 
 }  // namespace synod::pbft

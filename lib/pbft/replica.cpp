@@ -1,1 +1,569 @@
-#include "pbft/pbft.hpp"
+// PBFT core: inputs, client requests, batching, the normal case
+// (pre-prepare / prepare / commit), execution and timers.
+// PROTOCOL.md, "PBFT" — every rule cited below is from there.
+#include "pbft/replica.hpp"
+
+#include <algorithm>
+
+#include "synod/assert.hpp"
+
+namespace synod::pbft {
+
+namespace {
+
+// How many uncommitted log entries one retransmission round resends.
+constexpr std::size_t kRetransmitEntriesMax = 64;
+// T may double (exponential backoff) up to this multiple of its base.
+constexpr TimeUs kViewChangeBackoffMax = 64;
+
+TimeUs ms_to_us(std::uint32_t ms) { return static_cast<TimeUs>(ms) * 1000; }
+
+}  // namespace
+
+PbftReplica::PbftReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
+                         Bugs bugs)
+    : config_(config),
+      self_(self),
+      n_(config.n()),
+      f_(config.f),
+      crypto_(crypto),
+      app_(app),
+      bugs_(bugs),
+      null_digest_(crypto.digest(wire::encode_batch(Batch{}))),
+      base_view_change_timeout_us_(ms_to_us(config.view_change_timeout_ms)),
+      retransmit_interval_us_(std::max<TimeUs>(1000, ms_to_us(config.view_change_timeout_ms) / 4)),
+      view_change_timeout_us_(base_view_change_timeout_us_) {
+  SYNOD_ASSERT(config.protocol == Protocol::pbft, "the PBFT core needs a pbft config");
+  SYNOD_ASSERT(self < n_, "replica id inside the configuration");
+  SYNOD_ASSERT(n_ >= 3 * f_ + 1, "pbft needs n >= 3f+1");
+}
+
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                              StateMachine& app, const DurableState& durable, Bugs bugs) {
+  if (auto ok = config.validate(); !ok) return std::unexpected(ok.error());
+  if (config.protocol != Protocol::pbft) return fail(ErrorCode::invalid_config, "config protocol is not pbft");
+  if (self >= config.n()) return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " not in config");
+  auto replica = std::make_unique<PbftReplica>(config, self, crypto, app, bugs);
+  if (auto ok = replica->restore(durable); !ok) return std::unexpected(ok.error());
+  return std::unique_ptr<Replica>(std::move(replica));
+}
+
+// ------------------------------------------------------------------ helpers
+
+Digest PbftReplica::batch_digest(const Batch& batch) const { return crypto_.digest(wire::encode_batch(batch)); }
+
+const Batch* PbftReplica::find_batch(const Entry& e, const Digest& d) const {
+  if (d == null_digest_) {
+    static const Batch kNull;
+    return &kNull;
+  }
+  auto it = e.batches.find(d);
+  return it == e.batches.end() ? nullptr : &it->second;
+}
+
+void PbftReplica::prune_batches(Entry& e) {
+  for (auto it = e.batches.begin(); it != e.batches.end();) {
+    const Digest& d = it->first;
+    const bool needed = (e.pre_prepare && e.pre_prepare->message.digest == d) ||
+                        (e.prepared_cert && e.prepared_cert->pre_prepare.message.digest == d) ||
+                        (e.committed && e.committed->digest == d);
+    it = needed ? std::next(it) : e.batches.erase(it);
+  }
+}
+
+Bytes PbftReplica::frame_of_pre_prepare(const Signed<wire::PrePrepareHeader>& h, const Batch& batch) const {
+  wire::Envelope env;
+  env.type = wire::MsgType::pre_prepare;
+  env.sender = Principal::replica(h.signer);
+  env.payload = wire::encode(wire::PrePrepare{h.message, batch});
+  env.authenticator = h.signature;
+  return wire::encode_envelope(env);
+}
+
+void PbftReplica::enter_view(Entry& e) const {
+  if (e.view == view_) return;
+  // Votes and the pre-prepare belong to one view; the prepared certificate,
+  // commit proof and batches outlive it.
+  e.view = view_;
+  e.pre_prepare.reset();
+  e.prepares.clear();
+  e.commits.clear();
+  e.sent_prepare = e.sent_commit = e.prepared = false;
+}
+
+// ------------------------------------------------------------------ inputs
+
+void PbftReplica::begin(TimeUs now, Effects& out) {
+  SYNOD_ASSERT(now >= now_, "time never goes backwards");
+  now_ = now;
+  out_ = &out;
+  if (!started_) {
+    started_ = true;
+    retransmit_deadline_ = now_ + retransmit_interval_us_;
+    // After a restart, ask the others for what was committed meanwhile.
+    if (low_ > 0 || !log_.empty() || view_ > 0) send_fetch_batches(std::nullopt);
+  }
+}
+
+void PbftReplica::receive(TimeUs now, ByteView frame, Effects& out) {
+  begin(now, out);
+  auto env = wire::decode_envelope(frame, config_.max_frame_bytes);
+  if (!env) return reject(Rejection::malformed);
+  auto msg = wire::decode_message(*env);
+  if (!msg) return reject(Rejection::malformed);
+  dispatch(*env, *msg, frame);
+  invariants();
+  out_ = nullptr;
+}
+
+void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteView frame) {
+  const Principal sender = env.sender;
+  if (sender.is_client()) {
+    // Clients send requests and nothing else.
+    auto* req = std::get_if<wire::Request>(&msg);
+    if (req == nullptr) return reject(Rejection::invalid);
+    if (req->client != sender.id || config_.find_client(sender.id) == nullptr) return reject(Rejection::unknown_sender);
+  } else if (sender.id >= n_ || sender.id == self_) {
+    return reject(Rejection::unknown_sender);
+  }
+  // The authenticator covers the signed part: the whole payload, except for
+  // PRE-PREPARE where it covers the header (the digest binds the batch).
+  const bool whole_payload = env.type != wire::MsgType::pre_prepare;
+  const Bytes input = whole_payload
+                          ? wire::signing_input(env.type, sender, env.payload)
+                          : wire::signing_input(env.type, sender, wire::encode(std::get<wire::PrePrepare>(msg).header));
+  if (!crypto_.verify(sender, input, env.authenticator)) return reject(Rejection::bad_authenticator);
+
+  const ReplicaId from = sender.id;
+  std::visit(
+      [&](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, wire::Request>) on_request(m, env, frame);
+        else if constexpr (std::is_same_v<M, wire::PrePrepare>) on_pre_prepare(from, m, env.authenticator);
+        else if constexpr (std::is_same_v<M, wire::Prepare>) on_prepare(from, m, env.authenticator);
+        else if constexpr (std::is_same_v<M, wire::Commit>) on_commit(from, m, env.authenticator);
+        else if constexpr (std::is_same_v<M, wire::Checkpoint>) on_checkpoint(from, m, env.authenticator);
+        else if constexpr (std::is_same_v<M, wire::ViewChange>) on_view_change(from, m, env.authenticator);
+        else if constexpr (std::is_same_v<M, wire::NewView>) on_new_view(from, m, env.authenticator, frame);
+        else if constexpr (std::is_same_v<M, wire::FetchState>) on_fetch_state(from, m);
+        else if constexpr (std::is_same_v<M, wire::StateSnapshot>) on_state_snapshot(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchBatches>) on_fetch_batches(from, m);
+        else if constexpr (std::is_same_v<M, wire::CommittedBatches>) on_committed_batches(from, m);
+        else reject(Rejection::invalid);  // replies and paxos messages have no business here
+      },
+      msg);
+}
+
+// ------------------------------------------------------------------ requests
+
+void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env, ByteView frame) {
+  if (req.op.size() > config_.max_request_bytes) return reject(Rejection::limit);
+  if (req.read_only) {
+    // PROTOCOL.md: read-only requests execute without ordering; the client
+    // needs 2f+1 matching replies.
+    return send_reply(req.client, req.t, true, app_.query(req.op));
+  }
+  const RequestNo last = clients_.last_t(req.client);
+  if (req.t < last) return reject(Rejection::invalid);  // older than the last executed: dropped
+  if (req.t == last) {
+    // At-most-once: the cached reply again.
+    const ClientTable::Entry* e = clients_.find(req.client);
+    return send_reply(req.client, req.t, false, e->last_result);
+  }
+  const auto key = std::pair{req.client, req.t};
+  if (auto it = pending_index_.find(key); it != pending_index_.end()) {
+    // A retransmission: a backup forwards it to the primary again, at most
+    // once per retransmission interval.
+    Pending& p = pending_.at(it->second);
+    if (!is_primary() && now_ >= p.forwarded_us + retransmit_interval_us_) {
+      p.forwarded_us = now_;
+      send(Destination::replica(primary(view_)), Bytes(frame.begin(), frame.end()));
+    }
+    return;
+  }
+  if (pending_per_client_[req.client] >= config_.max_pending_per_client) return reject(Rejection::limit);
+
+  const std::uint64_t arrival = next_arrival_++;
+  pending_index_.emplace(key, arrival);
+  ++pending_per_client_[req.client];
+  pending_.emplace(arrival, Pending{wire::SignedRequest{req, env.authenticator}, now_, now_, false, req.op.size()});
+  if (is_primary()) {
+    if (active_) maybe_propose();
+    return;
+  }
+  // A backup forwards the request to the primary and starts its timer.
+  send(Destination::replica(primary(view_)), Bytes(frame.begin(), frame.end()));
+  arm_request_timer();
+}
+
+void PbftReplica::arm_request_timer() {
+  if (!active_ || is_primary() || pending_.empty()) {
+    request_deadline_ = kNever;
+    return;
+  }
+  if (request_deadline_ == kNever) request_deadline_ = now_ + view_change_timeout_us_;
+}
+
+void PbftReplica::maybe_propose() {
+  if (!is_primary() || !active_) return;
+  for (std::size_t rounds = 0; rounds <= config_.window; ++rounds) {
+    std::vector<std::uint64_t> arrivals;
+    std::size_t bytes = 0;
+    TimeUs oldest = kNever;
+    for (const auto& [arrival, p] : pending_) {
+      if (p.proposed) continue;
+      if (arrivals.size() == config_.batch_max_requests) break;
+      if (!arrivals.empty() && bytes + p.bytes > config_.batch_max_bytes) break;
+      arrivals.push_back(arrival);
+      bytes += p.bytes;
+      oldest = std::min(oldest, p.received_us);
+    }
+    if (arrivals.empty()) {
+      batch_deadline_ = kNever;
+      return;
+    }
+    // Batching adapts to load: with nothing in flight a request goes out at
+    // once; otherwise it waits for a full batch or the batch timeout.
+    const bool full = arrivals.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
+    const bool idle = next_seq_ == last_executed_ + 1;
+    const TimeUs due = oldest + config_.batch_timeout_us;
+    if (!full && !idle && now_ < due) {
+      batch_deadline_ = due;
+      return;
+    }
+    // PROTOCOL.md: the primary assigns s inside the water marks.
+    if (!in_window(next_seq_)) {
+      batch_deadline_ = kNever;
+      return;
+    }
+    propose(std::move(arrivals));
+  }
+}
+
+void PbftReplica::propose(std::vector<std::uint64_t> arrivals) {
+  Batch batch;
+  batch.reserve(arrivals.size());
+  for (std::uint64_t a : arrivals) {
+    Pending& p = pending_.at(a);
+    p.proposed = true;
+    batch.push_back(p.request);
+  }
+  const Seq seq = next_seq_++;
+  Entry& e = log_[seq];
+  SYNOD_ASSERT(!e.pre_prepare || e.view < view_, "the primary assigns each seq once per view");
+  enter_view(e);
+  const wire::PrePrepareHeader header{view_, seq, batch_digest(batch)};
+  e.pre_prepare = sign(header);
+  e.batches[header.digest] = batch;
+  prune_batches(e);
+  persist_entry(seq, e);  // durable before the pre-prepare leaves
+  send(Destination::all_replicas(), frame_of_pre_prepare(*e.pre_prepare, batch));
+  check_prepared(seq);
+}
+
+// ------------------------------------------------------------------ normal case
+
+bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
+  if (batch.size() > config_.batch_max_requests) return false;
+  if (!bugs_.skip_pre_prepare_digest_check && batch_digest(batch) != digest) return false;
+  std::size_t bytes = 0;
+  for (const wire::SignedRequest& sr : batch) {
+    const wire::Request& r = sr.request;
+    if (r.read_only || r.op.size() > config_.max_request_bytes) return false;
+    bytes += r.op.size();
+    if (config_.find_client(r.client) == nullptr) return false;
+    if (bugs_.skip_request_authentication) continue;
+    // PROTOCOL.md pitfall: every request in the batch must authenticate. A
+    // request this replica already verified (pending, same signature) is
+    // not verified twice.
+    auto it = pending_index_.find({r.client, r.t});
+    if (it != pending_index_.end() && pending_.at(it->second).request == sr) continue;
+    const Principal client = Principal::client(r.client);
+    if (!crypto_.verify(client, wire::signing_input_of(client, r), sr.signature)) return false;
+  }
+  return bytes <= config_.batch_max_bytes;
+}
+
+void PbftReplica::on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Bytes& signature) {
+  const wire::PrePrepareHeader& h = pp.header;
+  note_seen(h.seq);
+  if (h.view < view_) return help_lagging(from);
+  if (!active_ || h.view != view_) return reject(Rejection::wrong_view);
+  if (from != primary(view_)) return reject(Rejection::invalid);
+  if (!in_window(h.seq)) return reject(Rejection::out_of_window);
+  Entry& e = log_[h.seq];
+  if (e.pre_prepare && e.view == view_) {
+    if (e.pre_prepare->message.digest != h.digest) return reject(Rejection::conflicting);
+    // Same pre-prepare again: it may bring a batch a NEW-VIEW named.
+    if (find_batch(e, h.digest) == nullptr && valid_batch(pp.batch, h.digest)) e.batches[h.digest] = std::move(pp.batch);
+    return execute_ready();
+  }
+  if (!valid_batch(pp.batch, h.digest)) return reject(Rejection::invalid);
+
+  enter_view(e);
+  e.pre_prepare = Signed<wire::PrePrepareHeader>{from, h, signature};
+  e.batches[h.digest] = std::move(pp.batch);
+  prune_batches(e);
+  send_prepare(h.seq, e);
+  check_prepared(h.seq);
+}
+
+void PbftReplica::send_prepare(Seq seq, Entry& e) {
+  SYNOD_ASSERT(e.pre_prepare && e.view == view_ && !is_primary(), "backups prepare what they accepted");
+  persist_entry(seq, e);  // the accepted digest is durable before PREPARE reveals it
+  const Signed<wire::Prepare> p = sign(wire::Prepare{view_, seq, e.pre_prepare->message.digest});
+  const VoteOutcome outcome = e.prepares.add(self_, p.message.digest, p);
+  SYNOD_ASSERT(outcome != VoteOutcome::conflicting, "a correct replica never prepares two digests");
+  e.sent_prepare = true;
+  send(Destination::all_replicas(), frame_of(p));
+}
+
+void PbftReplica::on_prepare(ReplicaId from, const wire::Prepare& p, const Bytes& signature) {
+  note_seen(p.seq);
+  if (p.view < view_) return help_lagging(from);
+  if (!active_ || p.view != view_) return reject(Rejection::wrong_view);
+  if (from == primary(view_)) return reject(Rejection::invalid);  // the primary does not prepare
+  if (!in_window(p.seq)) return reject(Rejection::out_of_window);
+  Entry& e = log_[p.seq];
+  enter_view(e);
+  const VoteOutcome outcome = e.prepares.add(from, p.digest, Signed<wire::Prepare>{from, p, signature});
+  if (outcome == VoteOutcome::conflicting) return reject(Rejection::conflicting);
+  if (outcome != VoteOutcome::added) return;  // a retransmission; lost votes come back on our own timer
+  check_prepared(p.seq);
+}
+
+void PbftReplica::on_commit(ReplicaId from, const wire::Commit& c, const Bytes& signature) {
+  note_seen(c.seq);
+  if (c.view < view_) return help_lagging(from);
+  if (!active_ || c.view != view_) return reject(Rejection::wrong_view);
+  if (!in_window(c.seq)) return reject(Rejection::out_of_window);
+  Entry& e = log_[c.seq];
+  enter_view(e);
+  const VoteOutcome outcome = e.commits.add(from, c.digest, Signed<wire::Commit>{from, c, signature});
+  if (outcome == VoteOutcome::conflicting) return reject(Rejection::conflicting);
+  if (outcome != VoteOutcome::added) return;
+  check_committed(c.seq);
+}
+
+void PbftReplica::check_prepared(Seq seq) {
+  Entry& e = log_.at(seq);
+  if (e.prepared || !e.pre_prepare || e.view != view_) return;
+  const Digest d = e.pre_prepare->message.digest;
+  // prepared(v, s, d): the pre-prepare plus 2f matching prepares from
+  // distinct backups (the primary's prepares are refused on arrival).
+  if (e.prepares.count(d) < 2 * f_) return;
+  e.prepared = true;
+  e.prepared_cert = wire::PreparedCertificate{*e.pre_prepare, e.prepares.matching(d, 2 * f_)};
+  prune_batches(e);
+  persist_entry(seq, e);  // the certificate is durable before COMMIT reveals it
+  const Signed<wire::Commit> c = sign(wire::Commit{view_, seq, d});
+  const VoteOutcome outcome = e.commits.add(self_, d, c);
+  SYNOD_ASSERT(outcome != VoteOutcome::conflicting, "a correct replica never commits two digests");
+  e.sent_commit = true;
+  send(Destination::all_replicas(), frame_of(c));
+  check_committed(seq);
+}
+
+void PbftReplica::check_committed(Seq seq) {
+  Entry& e = log_.at(seq);
+  if (e.committed || !e.prepared || e.view != view_) return;
+  const Digest d = e.pre_prepare->message.digest;
+  // committed-local(v, s, d): prepared plus 2f+1 matching commits.
+  if (e.commits.count(d) < commit_quorum()) return;
+  e.committed = Entry::Committed{view_, d, e.commits.matching(d, 2 * f_ + 1)};
+  execute_ready();
+}
+
+// ------------------------------------------------------------------ execution
+
+void PbftReplica::execute_ready() {
+  // Strictly in sequence order, each batch once, a gap stops execution.
+  for (std::size_t steps = 0; steps <= config_.window; ++steps) {
+    if (transfer_target_ && *transfer_target_ > last_executed_) {
+      // A stable checkpoint beyond us is being fetched; batches below it
+      // may already be garbage-collected everywhere.
+      if (!log_.contains(last_executed_ + 1)) return;
+    }
+    auto it = log_.find(last_executed_ + 1);
+    if (it == log_.end() || !it->second.committed) return;
+    Entry& e = it->second;
+    const Batch* batch = find_batch(e, e.committed->digest);
+    if (batch == nullptr) return;  // fetched by catch-up (FetchBatches)
+    SYNOD_ASSERT(!e.executed, "each batch executes once");
+    execute(it->first, e, *batch);
+  }
+}
+
+void PbftReplica::execute(Seq seq, Entry& e, const Batch& batch) {
+  std::vector<Operation> ops;
+  ops.reserve(batch.size());
+  for (const wire::SignedRequest& sr : batch) {
+    ops.push_back(Operation{sr.request.client, sr.request.t, sr.request.op});
+  }
+  auto results = execute_at_most_once(app_, clients_, ops, bugs_.execute_duplicates);
+  ExecutedBatch done{seq, e.committed->digest, {}};
+  bool executed_a_request = false;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (!results[i]) continue;
+    executed_a_request = true;
+    done.requests.push_back(
+        ExecutedRequest{ops[i].client, ops[i].request, crypto_.digest(ops[i].payload), crypto_.digest(*results[i])});
+    send_reply(ops[i].client, ops[i].request, false, *results[i]);
+  }
+  e.executed = true;
+  last_executed_ = seq;
+  out_->executed.push_back(std::move(done));
+  drop_executed_requests();
+  if (executed_a_request) {
+    // Progress: the view-change timer restarts and T returns to its base.
+    view_change_timeout_us_ = base_view_change_timeout_us_;
+    request_deadline_ = kNever;
+    arm_request_timer();
+  }
+  if (seq % config_.checkpoint_interval == 0) take_checkpoint(seq);
+  if (is_primary()) maybe_propose();  // the pipeline may have room again
+}
+
+void PbftReplica::send_reply(ClientId client, RequestNo t, bool read_only, const Bytes& result) {
+  const wire::Reply reply{view_, client, t, wire::ReplyStatus::ok, primary(view_), read_only, result};
+  send(Destination::client(client),
+       wire::make_frame(me(), reply, [&](ByteView input) { return crypto_.sign(input); }));
+}
+
+void PbftReplica::drop_executed_requests() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const wire::Request& r = it->second.request.request;
+    if (r.t > clients_.last_t(r.client)) {
+      ++it;
+      continue;
+    }
+    pending_index_.erase({r.client, r.t});
+    if (--pending_per_client_[r.client] == 0) pending_per_client_.erase(r.client);
+    it = pending_.erase(it);
+  }
+}
+
+// ------------------------------------------------------------------ timers
+
+void PbftReplica::tick(TimeUs now, Effects& out) {
+  begin(now, out);
+  if (now_ >= batch_deadline_) {
+    batch_deadline_ = kNever;
+    maybe_propose();
+  }
+  if (now_ >= request_deadline_) {
+    // A request waited T without executing: suspect the primary.
+    request_deadline_ = kNever;
+    start_view_change(view_ + 1);
+    check_view_change_progress();
+  }
+  if (now_ >= new_view_deadline_) {
+    // 2f+1 view changes but no NEW-VIEW within T: try the next view, 2T.
+    new_view_deadline_ = kNever;
+    view_change_timeout_us_ = std::min(view_change_timeout_us_ * 2, base_view_change_timeout_us_ * kViewChangeBackoffMax);
+    start_view_change(view_ + 1);
+    check_view_change_progress();
+  }
+  if (now_ >= retransmit_deadline_) {
+    retransmit_deadline_ = now_ + retransmit_interval_us_;
+    on_retransmit();
+  }
+  invariants();
+  out_ = nullptr;
+}
+
+TimeUs PbftReplica::next_deadline() const {
+  if (!started_) return 0;  // the first tick arms the timers (and catches up after a restart)
+  return std::min({batch_deadline_, request_deadline_, new_view_deadline_, retransmit_deadline_});
+}
+
+void PbftReplica::retransmit_entry(const Entry& e) {
+  if (e.view != view_ || !active_) return;
+  if (e.pre_prepare && is_primary()) {
+    if (const Batch* b = find_batch(e, e.pre_prepare->message.digest)) {
+      send(Destination::all_replicas(), frame_of_pre_prepare(*e.pre_prepare, *b));
+    }
+  }
+  const Digest d = e.pre_prepare ? e.pre_prepare->message.digest : Digest{};
+  if (e.sent_prepare) {
+    for (const auto& p : e.prepares.matching(d, n_))
+      if (p.signer == self_) send(Destination::all_replicas(), frame_of(p));
+  }
+  if (e.sent_commit) {
+    for (const auto& c : e.commits.matching(d, n_))
+      if (c.signer == self_) send(Destination::all_replicas(), frame_of(c));
+  }
+}
+
+void PbftReplica::on_retransmit() {
+  // Messages get lost; every replica periodically resends what it is still
+  // waiting on, so a healed network always converges.
+  if (!active_) {
+    if (own_view_change_frame_) send(Destination::all_replicas(), *own_view_change_frame_);
+  } else {
+    std::size_t resent = 0;
+    for (auto it = log_.upper_bound(last_executed_); it != log_.end() && resent < kRetransmitEntriesMax; ++it) {
+      if (it->second.committed) continue;
+      retransmit_entry(it->second);
+      ++resent;
+    }
+    if (!is_primary()) {
+      for (auto& [arrival, p] : pending_) {
+        if (now_ < p.forwarded_us + retransmit_interval_us_) continue;
+        p.forwarded_us = now_;
+        const wire::Envelope env{wire::kFormatVersion, wire::MsgType::request,
+                                 Principal::client(p.request.request.client), wire::encode(p.request.request),
+                                 p.request.signature};
+        send(Destination::replica(primary(view_)), wire::encode_envelope(env));
+      }
+    } else {
+      maybe_propose();
+    }
+  }
+  // The newest checkpoint of ours that is not stable yet.
+  if (!own_checkpoints_.empty() && own_checkpoints_.rbegin()->first > low_) {
+    send(Destination::all_replicas(), frame_of(own_checkpoints_.rbegin()->second.message));
+  }
+  if (transfer_target_ && *transfer_target_ > last_executed_) {
+    begin_state_transfer(*transfer_target_, transfer_proof_);
+  } else if (last_executed_ == executed_at_last_retransmit_) {
+    // No progress since the last round: if anyone is ahead, catch up.
+    auto next = log_.find(last_executed_ + 1);
+    const bool stuck = next != log_.end() && next->second.committed;
+    if (max_seen_seq_ > last_executed_ || stuck) send_fetch_batches(std::nullopt);
+  }
+  executed_at_last_retransmit_ = last_executed_;
+}
+
+// ------------------------------------------------------------------ status
+
+ReplicaStatus PbftReplica::status() const {
+  ReplicaStatus s;
+  s.protocol = Protocol::pbft;
+  s.id = self_;
+  s.view = view_;
+  s.leader = primary(view_);
+  s.is_leader = is_primary() && active_;
+  s.changing_view = !active_;
+  s.last_executed = last_executed_;
+  s.stable_checkpoint = low_;
+  s.state_digest = stable_digest_;
+  s.view_changes = view_changes_installed_;
+  s.state_transfers = state_transfers_;
+  std::copy(std::begin(rejected_), std::end(rejected_), std::begin(s.rejected));
+  return s;
+}
+
+void PbftReplica::invariants() const {
+  SYNOD_ASSERT(low_ <= last_executed_, "the stable checkpoint was executed");
+  SYNOD_ASSERT(last_executed_ <= low_ + config_.window, "execution stays inside the window");
+  SYNOD_ASSERT(log_.empty() || log_.begin()->first > low_, "nothing below the low water mark is kept");
+  SYNOD_ASSERT(low_ == 0 || stable_proof_.size() >= checkpoint_quorum(), "a stable checkpoint has its proof");
+  SYNOD_ASSERT(active_ || own_view_change_frame_.has_value(), "a replica changing view has sent VIEW-CHANGE");
+  SYNOD_ASSERT(pending_.size() == pending_index_.size(), "pending requests are indexed once");
+  SYNOD_ASSERT(view_changes_.size() <= n_, "one view change kept per replica");
+  SYNOD_ASSERT(far_checkpoints_.size() <= n_, "one far checkpoint kept per replica");
+  SYNOD_ASSERT(!is_primary() || !active_ || next_seq_ > low_, "the primary assigns above the low water mark");
+}
+
+}  // namespace synod::pbft

@@ -172,9 +172,9 @@ struct StateSnapshot {
   friend bool operator==(const StateSnapshot&, const StateSnapshot&) = default;
 };
 
-// Ask for committed batches in [from, to], or for the batches with the given
-// digests (missing batches named by a NEW-VIEW).
+// Catch-up: ask for the committed batches in [from, to].
 struct FetchBatches {
+  View view = 0;  // the asker's view: a responder in a later view sends its NEW-VIEW too
   Seq from = 0;
   Seq to = 0;
   friend bool operator==(const FetchBatches&, const FetchBatches&) = default;

@@ -1,0 +1,217 @@
+// PBFT core: checkpoints and garbage collection, state transfer, and
+// catch-up of committed batches. PROTOCOL.md, "Checkpoints" and
+// "State transfer".
+#include <algorithm>
+
+#include "pbft/replica.hpp"
+#include "synod/assert.hpp"
+
+namespace synod::pbft {
+
+namespace {
+// A catch-up reply carries at most this share of the frame cap.
+constexpr std::size_t kCatchUpBytesDivisor = 2;
+}  // namespace
+
+void PbftReplica::take_checkpoint(Seq seq) {
+  SYNOD_ASSERT(seq == last_executed_ && seq % config_.checkpoint_interval == 0, "checkpoints at multiples of K");
+  Bytes snapshot = make_checkpoint_snapshot(clients_, app_);
+  const Digest digest = crypto_.digest(snapshot);
+  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{seq, digest});
+  own_checkpoints_[seq] = OwnCheckpoint{digest, std::move(snapshot), message};
+  checkpoint_votes_[seq].add(self_, digest, message);
+  send(Destination::all_replicas(), frame_of(message));
+  try_stable(seq);
+}
+
+void PbftReplica::on_checkpoint(ReplicaId from, const wire::Checkpoint& cp, const Bytes& signature) {
+  if (cp.seq == 0 || cp.seq % config_.checkpoint_interval != 0) return reject(Rejection::invalid);
+  note_seen(cp.seq);
+  Signed<wire::Checkpoint> vote{from, cp, signature};
+  if (cp.seq <= low_) {
+    // `from` is behind us: our own checkpoint for the stable seq helps it
+    // complete a proof (or learn it must fetch state).
+    if (cp.seq < low_ && may_serve(from)) {
+      auto own = own_checkpoints_.find(low_);
+      if (own != own_checkpoints_.end()) send(Destination::replica(from), frame_of(own->second.message));
+    }
+    return;
+  }
+  if (cp.seq > low_ + config_.window) {
+    // Beyond the window: keep only the newest per replica (bounded), and
+    // learn from 2f+1 matching ones that we must fetch state.
+    auto& slot = far_checkpoints_[from];
+    if (slot.message.seq >= cp.seq) return;
+    slot = vote;
+    std::vector<Signed<wire::Checkpoint>> proof;
+    for (const auto& [r, v] : far_checkpoints_)
+      if (v.message == cp) proof.push_back(v);
+    if (proof.size() >= checkpoint_quorum()) begin_state_transfer(cp.seq, std::move(proof));
+    return;
+  }
+  const VoteOutcome outcome = checkpoint_votes_[cp.seq].add(from, cp.state_digest, std::move(vote));
+  if (outcome == VoteOutcome::conflicting) return reject(Rejection::conflicting);
+  try_stable(cp.seq);
+}
+
+void PbftReplica::try_stable(Seq seq) {
+  if (seq <= low_) return;
+  auto votes = checkpoint_votes_.find(seq);
+  if (votes == checkpoint_votes_.end()) return;
+  const Digest* digest = votes->second.value_with(checkpoint_quorum());
+  if (digest == nullptr) return;
+  std::vector<Signed<wire::Checkpoint>> proof = votes->second.matching(*digest, checkpoint_quorum());
+  auto own = own_checkpoints_.find(seq);
+  if (own != own_checkpoints_.end() && own->second.digest == *digest) {
+    return make_stable(seq, *digest, std::move(proof));
+  }
+  // Stable elsewhere but not executed here (or our state differs from the
+  // certified one): fetch the certified state.
+  begin_state_transfer(seq, std::move(proof));
+}
+
+void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<wire::Checkpoint>> proof) {
+  SYNOD_ASSERT(seq > low_, "the stable checkpoint only moves forward");
+  SYNOD_ASSERT(seq <= last_executed_, "a checkpoint becomes stable here only once executed here");
+  SYNOD_ASSERT(own_checkpoints_.contains(seq) && own_checkpoints_.at(seq).digest == digest,
+               "the stable state is our own");
+  low_ = seq;
+  stable_digest_ = digest;
+  stable_proof_ = std::move(proof);
+  persist_stable();
+  // Garbage collection of everything at or below the new low water mark.
+  while (!log_.empty() && log_.begin()->first <= seq) {
+    erase_entry(log_.begin()->first);
+  }
+  std::erase_if(checkpoint_votes_, [&](const auto& kv) { return kv.first <= seq; });
+  std::erase_if(own_checkpoints_, [&](const auto& kv) { return kv.first < seq; });
+  std::erase_if(far_checkpoints_, [&](const auto& kv) { return kv.second.message.seq <= seq; });
+  next_seq_ = std::max(next_seq_, seq + 1);
+  if (transfer_target_ && *transfer_target_ <= seq) {
+    transfer_target_.reset();
+    transfer_proof_.clear();
+  }
+  if (is_primary() && active_) maybe_propose();  // the window moved
+}
+
+void PbftReplica::begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpoint>> proof) {
+  if (seq <= last_executed_) {
+    // We executed past it with a different digest: our state is not the
+    // certified one. That is a bug (non-deterministic application?).
+    auto own = own_checkpoints_.find(seq);
+    SYNOD_ASSERT(own == own_checkpoints_.end() || own->second.digest == proof.front().message.state_digest,
+                 "state diverged from a 2f+1-certified checkpoint: is the StateMachine deterministic?");
+    return;
+  }
+  if (!transfer_target_ || *transfer_target_ < seq) {
+    transfer_target_ = seq;
+    transfer_proof_ = std::move(proof);
+  }
+  // Ask one signer of the proof at a time, rotating on every retry.
+  std::vector<ReplicaId> sources;
+  for (const auto& s : transfer_proof_)
+    if (s.signer != self_) sources.push_back(s.signer);
+  if (sources.empty()) return;
+  const ReplicaId to = sources[fetch_rotation_++ % sources.size()];
+  send(Destination::replica(to), frame_of(sign(wire::FetchState{last_executed_})));
+}
+
+bool PbftReplica::may_serve(ReplicaId to) {
+  // At most one catch-up answer per peer per half retransmission interval:
+  // a Byzantine peer cannot turn us into an amplifier.
+  auto [it, fresh] = last_served_.try_emplace(to, now_);
+  if (!fresh && now_ < it->second + retransmit_interval_us_ / 2) return false;
+  it->second = now_;
+  return true;
+}
+
+void PbftReplica::on_fetch_state(ReplicaId from, const wire::FetchState& fs) {
+  if (fs.have_seq >= low_ || low_ == 0) return;
+  if (!may_serve(from)) return reject(Rejection::limit);
+  const OwnCheckpoint& own = own_checkpoints_.at(low_);
+  send(Destination::replica(from), frame_of(sign(wire::StateSnapshot{low_, stable_proof_, own.snapshot})));
+}
+
+void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& ss) {
+  (void)from;
+  if (ss.seq <= last_executed_ || ss.seq % config_.checkpoint_interval != 0) return;
+  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+  const auto digest = verify.checkpoint_proof(ss.seq, ss.proof);
+  // PROTOCOL.md pitfall: never trust a checkpoint digest without 2f+1 proof.
+  if (!digest) return reject(Rejection::invalid);
+  if (crypto_.digest(ss.snapshot) != *digest) return reject(Rejection::invalid);
+  if (auto ok = restore_checkpoint_snapshot(ss.snapshot, clients_, app_); !ok) return reject(Rejection::invalid);
+
+  ++state_transfers_;
+  last_executed_ = ss.seq;
+  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{ss.seq, *digest});
+  own_checkpoints_[ss.seq] = OwnCheckpoint{*digest, ss.snapshot, message};
+  // Entries above the snapshot that were executed before can't be: we were behind.
+  make_stable(ss.seq, *digest, ss.proof);
+  drop_executed_requests();
+  send(Destination::all_replicas(), frame_of(message));
+  // Then the batches committed after it.
+  send_fetch_batches(from);
+  execute_ready();
+}
+
+void PbftReplica::send_fetch_batches(std::optional<ReplicaId> to) {
+  const wire::FetchBatches fb{view_, last_executed_ + 1, last_executed_ + config_.window};
+  if (to) return send(Destination::replica(*to), frame_of(sign(fb)));
+  // Round-robin over the others, so one silent replica cannot stall us.
+  ReplicaId target = static_cast<ReplicaId>(fetch_rotation_++ % (n_ - 1));
+  if (target >= self_) ++target;
+  send(Destination::replica(target), frame_of(sign(fb)));
+}
+
+void PbftReplica::on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb) {
+  if (fb.from == 0 || fb.to < fb.from) return reject(Rejection::invalid);
+  if (!may_serve(from)) return reject(Rejection::limit);
+  if (fb.view < view_ && active_) help_lagging(from);
+  if (fb.from <= low_ && low_ > 0) {
+    // What it asks for is garbage-collected here: send the stable state.
+    const OwnCheckpoint& own = own_checkpoints_.at(low_);
+    send(Destination::replica(from), frame_of(sign(wire::StateSnapshot{low_, stable_proof_, own.snapshot})));
+  }
+  wire::CommittedBatches reply;
+  std::size_t bytes = 0;
+  const std::size_t budget = config_.max_frame_bytes / kCatchUpBytesDivisor;
+  for (Seq s = std::max(fb.from, low_ + 1); s <= fb.to && s <= low_ + config_.window; ++s) {
+    auto it = log_.find(s);
+    if (it == log_.end() || !it->second.committed) break;
+    const Entry& e = it->second;
+    const Batch* batch = find_batch(e, e.committed->digest);
+    if (batch == nullptr || e.committed->commits.size() < 2 * f_ + 1) break;
+    std::size_t size = 0;
+    for (const auto& r : *batch) size += r.request.op.size() + r.signature.size() + 64;
+    if (!reply.batches.empty() && bytes + size > budget) break;
+    bytes += size;
+    reply.batches.push_back(wire::CommittedBatch{e.committed->view, s, *batch, e.committed->commits});
+  }
+  if (!reply.batches.empty()) send(Destination::replica(from), frame_of(sign(reply)));
+}
+
+void PbftReplica::on_committed_batches(ReplicaId from, const wire::CommittedBatches& cbs) {
+  (void)from;
+  if (cbs.batches.size() > config_.window) return reject(Rejection::limit);
+  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+  for (const wire::CommittedBatch& cb : cbs.batches) {
+    if (cb.seq <= last_executed_) continue;
+    if (!in_window(cb.seq)) return reject(Rejection::out_of_window);
+    if (cb.batch.size() > config_.batch_max_requests) return reject(Rejection::invalid);
+    const Digest d = batch_digest(cb.batch);
+    // 2f+1 signed commits prove (view, seq, d) committed: f+1 correct
+    // replicas prepared it, so no other digest can commit at seq.
+    if (!verify.commit_proof(cb.view, cb.seq, d, cb.commits)) return reject(Rejection::invalid);
+    Entry& e = log_[cb.seq];
+    if (e.committed) {
+      SYNOD_ASSERT(e.committed->digest == d, "two digests committed at one seq");
+    } else {
+      e.committed = Entry::Committed{cb.view, d, cb.commits};
+    }
+    e.batches.try_emplace(d, cb.batch);
+  }
+  execute_ready();
+}
+
+}  // namespace synod::pbft

@@ -1,0 +1,372 @@
+// PBFT core, rule by rule (PROTOCOL.md, "PBFT"), driven through the core's
+// inputs on a scripted cluster with real signatures.
+#include <doctest/doctest.h>
+
+#include "cluster.hpp"
+#include "pbft/new_view.hpp"
+#include "pbft/replica.hpp"
+
+using namespace synod;
+using synod::test::Cluster;
+namespace counter = synod::examples::counter;
+
+namespace {
+
+std::uint64_t value_of(const wire::Reply& r) {
+  auto v = counter::decode_result(r.result);
+  REQUIRE(v.has_value());
+  return *v;
+}
+
+// Client c increments through the primary of view 0 and everything is delivered.
+void increment(Cluster& c, ClientId client, RequestNo t, std::optional<ReplicaId> to = ReplicaId{0}) {
+  c.client_sends(client, c.request(client, t, counter::encode_inc()), to);
+  c.deliver_all();
+}
+
+// Drops every COMMIT of view 0: requests prepare but never commit there.
+bool commit_of_view_0(const synod::test::InFlight& m) {
+  if (m.type() != wire::MsgType::commit) return false;
+  return Cluster::decode_as<wire::Commit>(m.frame)->view == 0;
+}
+
+}  // namespace
+
+TEST_CASE("normal case: a request executes at every replica and the client gets matching replies") {
+  Cluster c;
+  increment(c, 1, 1);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).last_executed == 1);
+    CHECK(c.nodes[i]->app.value() == 1);
+  }
+  auto replies = c.replies(1, 1);
+  CHECK(replies.size() == c.n());  // at least f+1 are needed; all 4 answer
+  for (const auto& [i, r] : replies) {
+    CHECK(value_of(r) == 1);
+    CHECK(r.view == 0);
+  }
+}
+
+TEST_CASE("execution is in sequence order with no gaps") {
+  Cluster c;
+  // Hold back everything for seq 1 at replica 3, let seq 2 commit.
+  c.drop = [](const synod::test::InFlight& m) {
+    return m.to == ReplicaId{3} && m.type() == wire::MsgType::commit;
+  };
+  increment(c, 1, 1);
+  increment(c, 2, 1);
+  CHECK(c.status(0).last_executed == 2);
+  CHECK(c.status(3).last_executed == 0);  // prepared but not committed: nothing executes
+  CHECK(c.nodes[3]->executed.empty());
+}
+
+TEST_CASE("at-most-once: a retransmitted request gets the cached reply and does not execute again") {
+  Cluster c;
+  increment(c, 1, 1);
+  c.client_inbox.clear();
+  increment(c, 1, 1);  // same t again
+  CHECK(c.status(0).last_executed == 1);
+  CHECK(c.nodes[0]->app.value() == 1);
+  auto replies = c.replies(1, 1);
+  REQUIRE(!replies.empty());
+  CHECK(value_of(replies.begin()->second) == 1);
+}
+
+TEST_CASE("requests from unknown clients or with bad signatures are rejected and counted") {
+  Cluster c;
+  Bytes forged = c.request(1, 1, counter::encode_inc());
+  forged.back() ^= 0x01;  // the last byte is in the authenticator
+  c.client_sends(1, forged, 0);
+  c.deliver_all();
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 1);
+
+  const wire::Request unknown{99, 1, false, counter::encode_inc()};
+  c.network.push_back({Principal::client(99), 0, 0, wire::make_frame(Principal::client(99), unknown, [](ByteView) { return Bytes(64, 0); })});
+  c.deliver_all();
+  CHECK(c.rejected(0, Rejection::unknown_sender) == 1);
+  CHECK(c.status(0).last_executed == 0);
+}
+
+TEST_CASE("a backup rejects a pre-prepare whose batch does not match its digest") {
+  Cluster c;
+  // The primary's signed header names the null batch; the frame carries a real one.
+  const Bytes op = counter::encode_add(5);
+  const auto& client = c.request(2, 1, op);
+  auto env = wire::decode_envelope(client);
+  REQUIRE(env.has_value());
+  const wire::Batch batch{{{2, 1, false, op}, env->authenticator}};
+  const Digest null_digest = c.crypto_of(0).digest(wire::encode_batch(wire::Batch{}));
+  c.input(1, c.frame_as(0, wire::PrePrepare{{0, 1, null_digest}, batch}));
+  CHECK(c.rejected(1, Rejection::invalid) == 1);
+  CHECK(c.network.empty());  // no PREPARE left replica 1
+}
+
+TEST_CASE("a backup rejects a pre-prepare with a request it cannot authenticate") {
+  Cluster c;
+  wire::SignedRequest forged{{1, 1, false, counter::encode_add(1000)}, Bytes(64, 7)};
+  wire::Batch batch{forged};
+  const wire::PrePrepare pp{{0, 1, c.crypto_of(0).digest(wire::encode_batch(batch))}, batch};
+  c.input(1, c.frame_as(0, pp));
+  CHECK(c.rejected(1, Rejection::invalid) == 1);
+  CHECK(c.network.empty());
+}
+
+TEST_CASE("a pre-prepare outside the water marks or from a non-primary is rejected") {
+  Cluster c;
+  const wire::Batch empty;
+  const Digest d = c.crypto_of(0).digest(wire::encode_batch(empty));
+  c.input(1, c.frame_as(0, wire::PrePrepare{{0, c.config.window + 1, d}, empty}));
+  CHECK(c.rejected(1, Rejection::out_of_window) == 1);
+  c.input(1, c.frame_as(2, wire::PrePrepare{{0, 1, d}, empty}));  // replica 2 is not the primary of view 0
+  CHECK(c.rejected(1, Rejection::invalid) == 1);
+  c.input(1, c.frame_as(0, wire::PrePrepare{{3, 1, d}, empty}));  // a future view
+  CHECK(c.rejected(1, Rejection::wrong_view) == 1);
+  CHECK(c.network.empty());
+}
+
+TEST_CASE("a second pre-prepare with another digest for the same (v, s) is refused") {
+  Cluster c;
+  const wire::Batch empty;
+  wire::Batch one{{{1, 1, false, counter::encode_inc()}, {}}};
+  one[0].signature = c.crypto_of(0).sign({});  // not a client signature: only reaches the digest check
+  const Digest d = c.crypto_of(0).digest(wire::encode_batch(empty));
+  c.input(1, c.frame_as(0, wire::PrePrepare{{0, 1, d}, empty}));
+  CHECK(c.network.size() == 3);  // PREPARE to the three others
+  c.network.clear();
+  const Digest d2 = c.crypto_of(0).digest(wire::encode_batch(one));
+  c.input(1, c.frame_as(0, wire::PrePrepare{{0, 1, d2}, one}));
+  CHECK(c.rejected(1, Rejection::conflicting) == 1);
+  CHECK(c.network.empty());
+}
+
+TEST_CASE("batching: requests arriving while a batch is in flight share the next pre-prepare") {
+  Cluster c;
+  std::vector<std::size_t> batch_sizes;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (m.from == Principal::replica(0) && m.to == ReplicaId{1} && m.type() == wire::MsgType::pre_prepare) {
+      batch_sizes.push_back(Cluster::decode_as<wire::PrePrepare>(m.frame)->batch.size());
+    }
+    return false;
+  };
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()), 0);
+  c.input(0, c.network.front().frame);  // goes out at once: nothing in flight
+  c.network.clear();
+  c.input(0, c.request(2, 1, counter::encode_inc()));
+  c.input(0, c.request(3, 1, counter::encode_inc()));
+  CHECK(batch_sizes == std::vector<std::size_t>{1});  // waiting for the batch timeout
+  c.now += c.config.batch_timeout_us;
+  synod::Effects fx;
+  c.core(0).tick(c.now, fx);
+  c.apply(0, fx);
+  CHECK(batch_sizes == std::vector<std::size_t>{1, 2});
+}
+
+TEST_CASE("checkpoints: every K the replicas agree on a stable checkpoint and its digest") {
+  Cluster c;
+  for (RequestNo t = 1; t <= 5; ++t) increment(c, 1, t);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).stable_checkpoint == 4);
+    CHECK(c.status(i).state_digest == c.status(0).state_digest);
+    // Garbage collection: no log entry at or below the stable checkpoint stays on disk.
+    CHECK(!c.nodes[i]->disk.contains(pbft::entry_key(4)));
+    CHECK(c.nodes[i]->disk.contains("snap"));
+  }
+}
+
+TEST_CASE("the water marks stop the primary until a checkpoint is stable") {
+  Cluster c;
+  // No checkpoint message gets through: the log window (8) fills up.
+  c.drop = [](const synod::test::InFlight& m) { return m.type() == wire::MsgType::checkpoint; };
+  for (RequestNo t = 1; t <= 10; ++t) increment(c, 1, t);
+  CHECK(c.status(0).last_executed == 8);
+  CHECK(c.status(0).stable_checkpoint == 0);
+  c.drop = [](const synod::test::InFlight&) { return false; };
+  c.advance(1'000'000);  // retransmission of checkpoints
+  CHECK(c.status(0).stable_checkpoint == 8);
+  CHECK(c.nodes[0]->app.value() == 10);  // the two waiting requests share seq 9
+}
+
+TEST_CASE("read-only requests are answered without ordering") {
+  Cluster c;
+  increment(c, 1, 1);
+  c.client_sends(2, c.request(2, 1, counter::encode_get(), true));
+  c.deliver_all();
+  auto replies = c.replies(2, 1);
+  CHECK(replies.size() == c.n());
+  for (const auto& [i, r] : replies) {
+    CHECK(r.read_only);
+    CHECK(value_of(r) == 1);
+  }
+  CHECK(c.status(0).last_executed == 1);  // nothing was ordered
+}
+
+TEST_CASE("view change: a silent primary is replaced and the request completes in the next view") {
+  Cluster c;
+  c.crash(0);
+  // The client times out and sends to everyone; backups forward and start timers.
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()));
+  c.deliver_all();
+  c.advance(3'000'000);
+  for (ReplicaId i = 1; i < c.n(); ++i) {
+    CHECK(c.status(i).view == 1);
+    CHECK_FALSE(c.status(i).changing_view);
+    CHECK(c.status(i).last_executed >= 1);
+    CHECK(c.nodes[i]->app.value() == 1);
+  }
+  auto replies = c.replies(1, 1);
+  CHECK(replies.size() >= 2);
+  for (const auto& [i, r] : replies) CHECK(r.view == 1);
+}
+
+TEST_CASE("view change: what prepared in the old view keeps its sequence number") {
+  Cluster c;
+  // Commits never arrive: the request prepares everywhere, commits nowhere.
+  c.drop = commit_of_view_0;
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
+  c.deliver_all();
+  CHECK(c.status(1).last_executed == 0);
+  c.crash(0);
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
+  c.deliver_all();
+  c.advance(3'000'000);
+  for (ReplicaId i = 1; i < c.n(); ++i) {
+    CHECK(c.status(i).view == 1);
+    REQUIRE(!c.nodes[i]->executed.empty());
+    CHECK(c.nodes[i]->executed.front().seq == 1);  // the prepared seq, carried by NEW-VIEW's O
+    CHECK(c.nodes[i]->executed.front().requests.size() == 1);
+    CHECK(c.nodes[i]->app.value() == 7);
+  }
+}
+
+TEST_CASE("a NEW-VIEW whose O differs from the one recomputed from V is rejected") {
+  Cluster c;
+  c.drop = commit_of_view_0;
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
+  c.deliver_all();
+  c.crash(0);
+  // Capture the NEW-VIEW of replica 1 (primary of view 1) instead of delivering it.
+  std::optional<Bytes> new_view;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (commit_of_view_0(m)) return true;
+    if (m.type() != wire::MsgType::new_view) return false;
+    new_view = m.frame;
+    return true;
+  };
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
+  c.deliver_all();
+  c.advance(1'500'000);
+  REQUIRE(new_view.has_value());
+  auto nv = Cluster::decode_as<wire::NewView>(*new_view);
+  REQUIRE(nv.has_value());
+  REQUIRE(nv->pre_prepares.size() == 1);
+  // The primary "forgets" the prepared request: O names the null batch instead.
+  wire::PrePrepareHeader lie = nv->pre_prepares[0].message;
+  lie.digest = c.crypto_of(1).digest(wire::encode_batch(wire::Batch{}));
+  nv->pre_prepares[0] = {1, lie, c.crypto_of(1).sign(wire::signing_input_of(Principal::replica(1), lie))};
+  const auto before = c.rejected(2, Rejection::invalid);
+  c.input(2, c.frame_as(1, *nv));
+  CHECK(c.rejected(2, Rejection::invalid) == before + 1);
+  CHECK(c.status(2).changing_view);
+}
+
+TEST_CASE("joining: f+1 view changes for a higher view make a replica join it") {
+  Cluster c;
+  for (ReplicaId from : {1u, 2u}) {
+    const wire::ViewChange vc{1, 0, {}, {}};
+    c.input(3, c.frame_as(from, vc));
+    c.network.clear();
+    if (from == 1) CHECK(c.status(3).view == 0);  // one is not enough
+  }
+  CHECK(c.status(3).view == 1);
+  CHECK(c.status(3).changing_view);
+}
+
+TEST_CASE("a single faulty replica cannot force a view change") {
+  Cluster c;
+  for (View v = 1; v <= 5; ++v) c.input(3, c.frame_as(1, wire::ViewChange{v, 0, {}, {}}));
+  CHECK(c.status(3).view == 0);
+  CHECK_FALSE(c.status(3).changing_view);
+}
+
+TEST_CASE("restart: a replica comes back from what it persisted and catches up") {
+  Cluster c;
+  increment(c, 1, 1);
+  increment(c, 1, 2);
+  c.crash(3);
+  for (RequestNo t = 3; t <= 6; ++t) increment(c, 1, t);
+  c.start(3);
+  CHECK(c.status(3).last_executed == 0);  // nothing stable was persisted before seq 4
+  c.advance(1'000'000);
+  CHECK(c.status(3).last_executed == 6);
+  CHECK(c.nodes[3]->app.value() == 6);
+}
+
+TEST_CASE("restart: a prepared certificate survives and goes into the view change") {
+  Cluster c;
+  c.drop = commit_of_view_0;
+  c.client_sends(1, c.request(1, 1, counter::encode_add(3)), 0);
+  c.deliver_all();
+  c.crash(2);
+  c.start(2);
+  c.network.clear();
+  // Replica 2 joins view 1 on f+1 view changes: its VIEW-CHANGE must carry P.
+  c.input(2, c.frame_as(1, wire::ViewChange{1, 0, {}, {}}));
+  c.input(2, c.frame_as(3, wire::ViewChange{1, 0, {}, {}}));
+  std::optional<wire::ViewChange> sent;
+  for (const auto& m : c.network)
+    if (m.type() == wire::MsgType::view_change) sent = Cluster::decode_as<wire::ViewChange>(m.frame);
+  REQUIRE(sent.has_value());
+  REQUIRE(sent->prepared.size() == 1);
+  CHECK(sent->prepared[0].pre_prepare.message.seq == 1);
+}
+
+TEST_CASE("state transfer: a replica behind a stable checkpoint fetches and verifies the state") {
+  Cluster c;
+  c.crash(3);
+  for (RequestNo t = 1; t <= 13; ++t) increment(c, 1, t);
+  c.nodes[3]->disk.clear();  // a new disk: it must get everything from the others
+  c.start(3);
+  increment(c, 1, 14);  // its checkpoint messages reach replica 3 on retransmission
+  c.advance(2'000'000);
+  CHECK(c.status(3).state_transfers >= 1);
+  CHECK(c.status(3).last_executed == c.status(0).last_executed);
+  CHECK(c.status(3).stable_checkpoint == c.status(0).stable_checkpoint);
+  CHECK(c.status(3).state_digest == c.status(0).state_digest);
+  CHECK(c.nodes[3]->app.value() == 14);
+}
+
+TEST_CASE("durable state that this core did not write is refused with an error") {
+  Cluster c;
+  DurableState bad{{"view", Bytes{1, 2}}};
+  examples::Counter app;
+  auto r = pbft::make_replica(c.config, 1, c.crypto_of(1), app, bad);
+  CHECK_FALSE(r.has_value());
+}
+
+TEST_CASE("plan_new_view: highest view wins, gaps become null batches, min_s is the highest stable seq") {
+  Cluster c;
+  const auto& k0 = c.crypto_of(0);
+  (void)k0;
+  Digest a{}, b{}, null{};
+  a[0] = 1;
+  b[0] = 2;
+  null[0] = 9;
+  auto cert = [&](View v, Seq s, Digest d) {
+    wire::PreparedCertificate pc;
+    pc.pre_prepare.message = {v, s, d};
+    return pc;
+  };
+  wire::Signed<wire::ViewChange> x, y, z;
+  x.message = {5, 0, {}, {cert(1, 1, a), cert(1, 3, a)}};
+  y.message = {5, 0, {}, {cert(2, 1, b)}};
+  z.message = {5, 0, {}, {}};
+  const auto plan = pbft::plan_new_view(5, {x, y, z}, null);
+  CHECK(plan.min_s == 0);
+  CHECK(plan.max_s == 3);
+  REQUIRE(plan.order.size() == 3);
+  CHECK(plan.order[0] == std::pair<Seq, Digest>{1, b});  // view 2 beats view 1
+  CHECK(plan.order[1] == std::pair<Seq, Digest>{2, null});
+  CHECK(plan.order[2] == std::pair<Seq, Digest>{3, a});
+  // The same V in another order gives the same O.
+  CHECK(pbft::plan_new_view(5, {z, y, x}, null).order == plan.order);
+}
