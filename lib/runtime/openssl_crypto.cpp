@@ -1,0 +1,104 @@
+#include "runtime/openssl_crypto.hpp"
+
+#include <cstdio>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "synod/assert.hpp"
+
+namespace synod::runtime {
+
+namespace {
+
+crypto::Scheme to_crypto(SignatureScheme scheme) {
+  return scheme == SignatureScheme::ed25519 ? crypto::Scheme::ed25519 : crypto::Scheme::ecdsa_p256;
+}
+
+std::string describe(Principal who) {
+  return std::string(who.is_replica() ? "replica " : "client ") + std::to_string(who.id);
+}
+
+Result<void> same_scheme(crypto::Scheme want, crypto::Scheme got, const std::string& what) {
+  if (want == got) return {};
+  return fail(ErrorCode::crypto,
+              what + " is an " + crypto::to_string(got) + " key, but the cluster uses " + crypto::to_string(want));
+}
+
+Result<crypto::PublicKey> parse_key(const std::string& pem, Principal who) {
+  auto key = crypto::PublicKey::from_pem(pem);
+  if (!key) return fail(ErrorCode::invalid_config, describe(who) + ": public_key: " + key.error().message);
+  return std::move(*key);
+}
+
+}  // namespace
+
+OpenSslCrypto::OpenSslCrypto(crypto::Scheme scheme, crypto::PrivateKey own_key, crypto::Sha256 sha256)
+    : scheme_(scheme), signer_(std::move(own_key)), sha256_(std::move(sha256)) {}
+
+Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::create(crypto::PrivateKey own_key, ReplicaKeys replicas,
+                                                             ClientKeys clients) {
+  const crypto::Scheme scheme = own_key.scheme();
+  auto sha256 = crypto::Sha256::create();
+  if (!sha256) return fail(ErrorCode::crypto, sha256.error().message);
+  // Not make_unique: the constructor is private.
+  std::unique_ptr<OpenSslCrypto> self(new OpenSslCrypto(scheme, std::move(own_key), std::move(*sha256)));
+  auto add = [&](Principal who, crypto::PublicKey key) -> Result<void> {
+    if (auto ok = same_scheme(scheme, key.scheme(), describe(who) + "'s public key"); !ok) return ok;
+    self->verifiers_.emplace(who, std::make_unique<Guarded<crypto::PublicKey>>(std::move(key)));
+    return {};
+  };
+  for (auto& [id, key] : replicas)
+    if (auto ok = add(Principal::replica(id), std::move(key)); !ok) return std::unexpected(std::move(ok.error()));
+  for (auto& [id, key] : clients)
+    if (auto ok = add(Principal::client(id), std::move(key)); !ok) return std::unexpected(std::move(ok.error()));
+  return self;
+}
+
+Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::from_config(const ClusterConfig& config,
+                                                                  crypto::PrivateKey own_key) {
+  const crypto::Scheme scheme = to_crypto(config.signature_scheme);
+  if (auto ok = same_scheme(scheme, own_key.scheme(), "this node's private key"); !ok)
+    return std::unexpected(std::move(ok.error()));
+  ReplicaKeys replicas;
+  for (const ReplicaInfo& replica : config.replicas) {
+    auto key = parse_key(replica.public_key, Principal::replica(replica.id));
+    if (!key) return std::unexpected(std::move(key.error()));
+    if (!replicas.emplace(replica.id, std::move(*key)).second)
+      return fail(ErrorCode::invalid_config, "replica " + std::to_string(replica.id) + " is listed twice");
+  }
+  ClientKeys clients;
+  for (const ClientInfo& client : config.clients) {
+    auto key = parse_key(client.public_key, Principal::client(client.id));
+    if (!key) return std::unexpected(std::move(key.error()));
+    if (!clients.emplace(client.id, std::move(*key)).second)
+      return fail(ErrorCode::invalid_config, "client " + std::to_string(client.id) + " is listed twice");
+  }
+  return create(std::move(own_key), std::move(replicas), std::move(clients));
+}
+
+// digest() hands crypto's SHA-256 straight back as synod's Digest.
+static_assert(std::is_same_v<crypto::Sha256Digest, Digest>);
+
+Digest OpenSslCrypto::digest(ByteView data) const {
+  const std::lock_guard lock(sha256_.mutex);
+  return sha256_.key.digest(data);
+}
+
+Bytes OpenSslCrypto::sign(ByteView data) const {
+  const std::lock_guard lock(signer_.mutex);
+  auto signature = signer_.key.sign(data);
+  if (!signature) std::fprintf(stderr, "synod: %s\n", signature.error().message.c_str());
+  SYNOD_ASSERT(signature.has_value(), "OpenSSL failed to sign with this node's loaded private key");
+  return std::move(*signature);
+}
+
+bool OpenSslCrypto::verify(Principal signer, ByteView data, ByteView signature) const {
+  const auto it = verifiers_.find(signer);
+  if (it == verifiers_.end()) return false;  // unknown signers are never trusted
+  Guarded<crypto::PublicKey>& verifier = *it->second;
+  const std::lock_guard lock(verifier.mutex);
+  return verifier.key.verify(data, signature);
+}
+
+}  // namespace synod::runtime
