@@ -64,8 +64,10 @@ Result<void> ClusterConfig::validate() const {
   constexpr std::uint32_t kMaxF = 32;
   if (f == 0) return bad("f must be at least 1");
   if (f > kMaxF) return bad("f = " + std::to_string(f) + " exceeds the supported maximum of " + std::to_string(kMaxF));
-  if (n() < required_replicas()) {
-    return bad(std::string(to_string(protocol)) + " with f = " + std::to_string(f) + " needs at least " +
+  // Exactly 3f+1 (2f+1): the quorums below are sized for that n, and with
+  // more replicas two quorums of 2f+1 (f+1) could meet in no correct one.
+  if (n() != required_replicas()) {
+    return bad(std::string(to_string(protocol)) + " with f = " + std::to_string(f) + " needs exactly " +
                std::to_string(required_replicas()) + " replicas (" +
                (protocol == Protocol::pbft ? "3f+1" : "2f+1") + "), but " + std::to_string(n()) +
                " are configured");
@@ -82,6 +84,8 @@ Result<void> ClusterConfig::validate() const {
     if (!endpoints.insert(r.endpoint).second) return bad(name + " reuses endpoint " + r.endpoint);
     if (r.public_key.empty()) return bad(name + " has no public key");
   }
+  constexpr std::size_t kMaxClients = 1u << 16;
+  if (clients.size() > kMaxClients) return bad("at most " + std::to_string(kMaxClients) + " clients are supported");
   std::set<ClientId> client_ids;
   for (const ClientInfo& c : clients) {
     if (!client_ids.insert(c.id).second) return bad("duplicate client id " + std::to_string(c.id));
@@ -98,13 +102,22 @@ Result<void> ClusterConfig::validate() const {
   }
   if (auto r = positive(view_change_timeout_ms, "view_change_timeout_ms"); !r) return r;
   if (auto r = positive(request_timeout_ms, "request_timeout_ms"); !r) return r;
-  if (auto r = positive(heartbeat_interval_ms, "heartbeat_interval_ms"); !r) return r;
-  if (election_timeout_ms <= heartbeat_interval_ms) {
-    return bad("election_timeout_ms (" + std::to_string(election_timeout_ms) +
-               ") must exceed heartbeat_interval_ms (" + std::to_string(heartbeat_interval_ms) + ")");
-  }
-  if (lease_duration_ms != 0 && lease_duration_ms >= election_timeout_ms) {
-    return bad("lease_duration_ms must be shorter than election_timeout_ms");
+  if (protocol == Protocol::paxos) {
+    if (auto r = positive(heartbeat_interval_ms, "heartbeat_interval_ms"); !r) return r;
+    if (election_timeout_ms <= heartbeat_interval_ms) {
+      return bad("election_timeout_ms (" + std::to_string(election_timeout_ms) +
+                 ") must exceed heartbeat_interval_ms (" + std::to_string(heartbeat_interval_ms) + ")");
+    }
+    constexpr std::uint32_t kMaxDriftPpm = 100000;  // 10%: beyond that a lease bound means nothing
+    if (max_clock_drift_ppm > kMaxDriftPpm) {
+      return bad("max_clock_drift_ppm must be at most " + std::to_string(kMaxDriftPpm));
+    }
+    // A lease must run out, on the slowest allowed clock, before a follower
+    // may start an election.
+    const double lease_worst_ms = lease_duration_ms * (1.0 + max_clock_drift_ppm / 1e6);
+    if (lease_duration_ms != 0 && lease_worst_ms >= election_timeout_ms) {
+      return bad("lease_duration_ms (stretched by max_clock_drift_ppm) must be shorter than election_timeout_ms");
+    }
   }
   constexpr std::uint32_t kMinFrameBytes = 4096;
   if (max_frame_bytes < kMinFrameBytes) {
@@ -113,6 +126,9 @@ Result<void> ClusterConfig::validate() const {
   if (auto r = positive(max_request_bytes, "max_request_bytes"); !r) return r;
   if (max_request_bytes >= max_frame_bytes) return bad("max_request_bytes must be below max_frame_bytes");
   if (batch_max_bytes >= max_frame_bytes) return bad("batch_max_bytes must be below max_frame_bytes");
+  if (batch_max_bytes < max_request_bytes) {
+    return bad("batch_max_bytes must be at least max_request_bytes, or a large request fits no batch");
+  }
   if (auto r = positive(max_pending_per_client, "max_pending_per_client"); !r) return r;
   if (auto r = positive(max_future_messages_per_peer, "max_future_messages_per_peer"); !r) return r;
   return {};

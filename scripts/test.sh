@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# synod's one test command (CI runs exactly this through .ci/run):
+#   a. install the Debian packages synod needs (scripts/install-deps.sh)
+#   b. build/       RelWithDebInfo, warnings as errors; run every test
+#   c. build-asan/  address + undefined-behaviour sanitizers; every test but
+#                   those labelled `slow`
+#   d. build-fuzz/  clang: builds target synod_fuzz (the libFuzzer targets)
+#                   and runs the tests labelled `fuzz`
+# It runs from any directory, reuses the build directories when re-run, and
+# ends with "tests: N passed, M failed" (counted over all ctest runs).
+#
+# Knobs (environment):
+#   SYNOD_TEST_SKIP_ASAN=1   skip step c
+#   SYNOD_TEST_SKIP_FUZZ=1   skip step d
+#   SYNOD_TEST_JOBS=N        build parallelism (default: nproc)
+#   SYNOD_FUZZ_CXX=...       the clang for step d (default: clang++)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+readonly jobs="${SYNOD_TEST_JOBS:-$(nproc)}"
+readonly start_seconds=$SECONDS
+passed=0
+failed=0
+step_start=$SECONDS
+
+step() {
+  step_start=$SECONDS
+  printf '\n==== %s ====\n' "$*"
+}
+
+step_done() { printf -- '---- done in %ds\n' $((SECONDS - step_start)); }
+
+summary() {
+  local status=$?
+  local total=$((SECONDS - start_seconds))
+  printf '\n==== summary ====\n'
+  printf 'total time: %dm%02ds\n' $((total / 60)) $((total % 60))
+  if [ "$status" -ne 0 ]; then
+    echo "scripts/test.sh FAILED (exit $status); see the first error above"
+  fi
+  # The closing line CI reads: plain counts, alone on the line.
+  echo "tests: $passed passed, $failed failed"
+}
+trap summary EXIT
+
+# build DIR [cmake options...]: configure (reusing DIR's cache) and build.
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON "$@"
+  cmake --build "$dir" -j "$jobs"
+}
+
+# run_ctest DIR [ctest options...]: runs the tests, adds ctest's own counts to
+# the totals, and returns ctest's status.
+run_ctest() {
+  local dir=$1
+  shift
+  local log status=0
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure -j2 "$@" 2>&1 | tee "$log" || status=$?
+  # ctest ends with e.g. "95% tests passed, 1 tests failed out of 20".
+  local counts
+  counts=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1 || true)
+  rm -f "$log"
+  if [[ $counts =~ ^([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+)$ ]]; then
+    failed=$((failed + BASH_REMATCH[1]))
+    passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  fi
+  return "$status"
+}
+
+# Number of tests carrying a ctest label in a configured build directory.
+count_labelled() {
+  ctest --test-dir "$1" -N -L "$2" | sed -n 's/^Total Tests: \([0-9]*\)$/\1/p'
+}
+
+step "a. dependencies (scripts/install-deps.sh)"
+scripts/install-deps.sh
+step_done
+
+step "b. build/ (RelWithDebInfo, -Werror) and all tests"
+build build
+run_ctest build --no-tests=error
+step_done
+
+if [ "${SYNOD_TEST_SKIP_ASAN:-0}" = 1 ]; then
+  step "c. build-asan/: skipped (SYNOD_TEST_SKIP_ASAN=1)"
+else
+  step "c. build-asan/ (address,undefined) and all tests but slow ones"
+  build build-asan -DSYNOD_SANITIZE=address,undefined -DSYNOD_BENCHMARKS=OFF
+  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" run_ctest build-asan --no-tests=error -LE slow
+  step_done
+fi
+
+readonly fuzz_cxx="${SYNOD_FUZZ_CXX:-clang++}"
+if [ "${SYNOD_TEST_SKIP_FUZZ:-0}" = 1 ]; then
+  step "d. build-fuzz/: skipped (SYNOD_TEST_SKIP_FUZZ=1)"
+elif ! command -v "$fuzz_cxx" >/dev/null 2>&1; then
+  step "d. build-fuzz/: skipped ($fuzz_cxx not found; scripts/install-deps.sh installs clang)"
+else
+  step "d. build-fuzz/ ($fuzz_cxx, SYNOD_FUZZ=ON) and the tests labelled fuzz"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON -DCMAKE_CXX_COMPILER="$fuzz_cxx" \
+    -DSYNOD_FUZZ=ON -DSYNOD_BENCHMARKS=OFF -DSYNOD_TESTS=ON
+  # Only the fuzzers are built (target synod_fuzz), not the whole tree: the
+  # rest of synod uses std::expected, which Debian 12's clang 14 cannot
+  # compile against libstdc++ 12.
+  if [ "$(count_labelled build-fuzz fuzz)" = 0 ]; then
+    echo "no tests labelled fuzz yet: nothing to build or run"
+  else
+    cmake --build build-fuzz -j "$jobs" --target synod_fuzz
+    run_ctest build-fuzz --no-tests=error -L fuzz
+  fi
+  step_done
+fi
