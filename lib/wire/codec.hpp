@@ -78,7 +78,30 @@ Bytes make_frame(Principal sender, const M& message, SignFn&& sign) {
   return encode_envelope(e);
 }
 
+// The message variant's own type, and its payload encoding (encode<M> of
+// whichever alternative it holds).
+MsgType message_type(const Message& message);
+Bytes encode_message(const Message& message);
+
 // ---- decoding (untrusted bytes)
+//
+// Memory bound. Every length prefix is admitted only if that many elements,
+// each at its smallest possible encoding, fit in the bytes that remain, and
+// each vector is then allocated exactly once. So decoding never allocates
+// more than a fixed multiple of its input:
+//   decode_envelope(frame)    at most frame.size() heap bytes (the payload
+//                             and authenticator copies);
+//   decode<M>(payload),
+//   decode_message(envelope)  at most kMaxDecodeHeapPerPayloadByte x
+//                             payload.size() heap bytes, live or freed, for
+//                             any input, valid or not;
+// so one frame from the socket costs at most (1 + 8) x frame.size(), i.e.
+// at most 9 x max_frame_bytes (144 MiB at the default cap) in the worst case.
+// The factor is the worst nesting chain (NewView > Signed<ViewChange> >
+// PreparedCertificate > Signed<Prepare> > signature bytes: 6.04), rounded
+// up; codec.cpp checks every message type against it at compile time
+// and tests/wire measures it.
+inline constexpr std::size_t kMaxDecodeHeapPerPayloadByte = 8;
 
 std::expected<Envelope, DecodeError> decode_envelope(ByteView frame,
                                                      std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
