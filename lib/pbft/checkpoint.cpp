@@ -29,9 +29,9 @@ void PbftReplica::on_checkpoint(ReplicaId from, const wire::Checkpoint& cp, cons
   note_seen(cp.seq);
   Signed<wire::Checkpoint> vote{from, cp, signature};
   if (cp.seq <= low_) {
-    // `from` is behind us: our own checkpoint for the stable seq helps it
-    // complete a proof (or learn it must fetch state).
-    if (cp.seq < low_ && may_serve(from)) {
+    // `from` is behind us or still lacks our vote: our own checkpoint for the
+    // stable seq helps it complete a proof (or learn it must fetch state).
+    if (may_serve(from)) {
       auto own = own_checkpoints_.find(low_);
       if (own != own_checkpoints_.end()) send(Destination::replica(from), frame_of(own->second.message));
     }
