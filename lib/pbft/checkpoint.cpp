@@ -52,6 +52,7 @@ void PbftReplica::on_checkpoint(ReplicaId from, const wire::Checkpoint& cp, cons
   const VoteOutcome outcome = checkpoint_votes_[cp.seq].add(from, cp.state_digest, std::move(vote));
   if (outcome == VoteOutcome::conflicting) return reject(Rejection::conflicting);
   try_stable(cp.seq);
+  maybe_propose();  // the window may have moved
 }
 
 void PbftReplica::try_stable(Seq seq) {
@@ -91,7 +92,8 @@ void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<
     transfer_target_.reset();
     transfer_proof_.clear();
   }
-  if (is_primary() && active_) maybe_propose();  // the window moved
+  // No proposal from here: a NEW-VIEW being installed calls this before its
+  // O is in place. Callers propose once their state is whole.
 }
 
 void PbftReplica::begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpoint>> proof) {
@@ -153,6 +155,7 @@ void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& s
   // Then the batches committed after it.
   send_fetch_batches(from);
   execute_ready();
+  maybe_propose();
 }
 
 void PbftReplica::send_fetch_batches(std::optional<ReplicaId> to) {

@@ -63,12 +63,18 @@ void PbftReplica::check_view_change_progress() {
     start_view_change(smallest);
   }
   if (active_) return;
-  std::size_t for_view = 0;
-  for (const auto& [r, svc] : view_changes_) for_view += svc.message.new_view == view_ ? 1 : 0;
-  if (for_view < 2 * f_ + 1) return;
+  std::size_t exactly = 0;
+  std::size_t at_least = 0;
+  for (const auto& [r, svc] : view_changes_) {
+    exactly += svc.message.new_view == view_ ? 1 : 0;
+    at_least += svc.message.new_view >= view_ ? 1 : 0;
+  }
   // 2f+1 VIEW-CHANGEs: wait T for the NEW-VIEW (PROTOCOL.md liveness rule).
-  if (new_view_deadline_ == kNever) new_view_deadline_ = now_ + view_change_timeout_us_;
-  if (primary(view_) == self_) send_new_view();
+  // Those for later views count too: replicas split across views (a faulty
+  // one can arrange that) otherwise wait for each other forever. They show
+  // f+1 correct replicas gave up on every view below theirs.
+  if (at_least >= 2 * f_ + 1 && new_view_deadline_ == kNever) new_view_deadline_ = now_ + view_change_timeout_us_;
+  if (exactly >= 2 * f_ + 1 && primary(view_) == self_) send_new_view();
 }
 
 void PbftReplica::send_new_view() {
