@@ -1,0 +1,126 @@
+// Multi-Paxos core: what a replica makes durable, and how it comes back.
+//
+// PROTOCOL.md, "Durable before visible": the acceptor state is persisted
+// before the message that reveals it leaves (the driver applies
+// Effects::persist before Effects::send):
+//   "promised"  the promised ballot (before PROMISE, and before our own
+//               PREPARE: a restarted proposer never reuses a ballot)
+//   "a/<slot>"  the value accepted at slot and its ballot (before ACCEPTED,
+//               and before the leader counts its own accept)
+//   "snap"      the latest snapshot (client table + application) and its
+//               slot; accepted values at or below it are deleted with it
+// Which slots are chosen is not persisted: a restarted replica learns it
+// again from the leader's commit index or by catch-up.
+#include <charconv>
+#include <cstdio>
+
+#include "core/bytes_io.hpp"
+#include "paxos/replica.hpp"
+#include "synod/assert.hpp"
+
+namespace synod::paxos {
+
+namespace {
+constexpr std::string_view kAcceptedPrefix = "a/";
+constexpr std::string_view kPromisedKey = "promised";
+constexpr std::string_view kSnapshotKey = "snap";
+
+Result<void> corrupt(const std::string& what) { return fail(ErrorCode::corrupt, "durable state: " + what); }
+}  // namespace
+
+std::string accepted_key(Slot slot) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "a/%020llu", static_cast<unsigned long long>(slot));
+  return buf;
+}
+
+void PaxosReplica::persist_promised() {
+  if (bugs_.skip_promise_persistence) return;  // the deliberately broken variant forgets on restart
+  ByteWriter w;
+  w.u64(promised_.round);
+  w.u32(promised_.replica);
+  out_->persist.push_back(PersistOp{std::string(kPromisedKey), w.take()});
+}
+
+void PaxosReplica::persist_accepted(Slot slot, Instance& in) {
+  SYNOD_ASSERT(in.accepted_ballot.has_value(), "only an accepted value is persisted");
+  if (bugs_.skip_promise_persistence) return;
+  const wire::AcceptedEntry entry{slot, *in.accepted_ballot, in.accepted_value};
+  out_->persist.push_back(PersistOp{accepted_key(slot), wire::encode(entry)});
+  in.persisted = true;
+}
+
+void PaxosReplica::erase_accepted(Slot slot) {
+  SYNOD_ASSERT(slot <= snapshot_slot_, "accepted values are erased only under the snapshot");
+  out_->persist.push_back(PersistOp{accepted_key(slot), std::nullopt});
+}
+
+void PaxosReplica::persist_snapshot() {
+  SYNOD_ASSERT(snapshot_slot_ > 0 && !snapshot_.empty(), "a snapshot to persist");
+  ByteWriter w;
+  w.u64(snapshot_slot_);
+  w.bytes(snapshot_);
+  out_->persist.push_back(PersistOp{std::string(kSnapshotKey), w.take()});
+}
+
+Result<void> PaxosReplica::restore(const DurableState& durable) {
+  if (durable.empty()) return {};
+  for (const auto& [key, value] : durable) {
+    if (key == kPromisedKey) {
+      ByteReader r(value);
+      auto round = r.u64();
+      auto replica = r.u32();
+      if (!round || !replica || !r.at_end() || *replica >= n_) return corrupt("bad promised ballot");
+      promised_ = Ballot{*round, *replica};
+    } else if (key == kSnapshotKey) {
+      if (auto ok = restore_snapshot(value); !ok) return ok;
+    } else if (!key.starts_with(kAcceptedPrefix)) {
+      return corrupt("unknown key " + key);
+    }
+  }
+  // Accepted values after the promise and the snapshot they are checked against.
+  for (auto it = durable.lower_bound(std::string(kAcceptedPrefix));
+       it != durable.end() && it->first.starts_with(kAcceptedPrefix); ++it) {
+    if (auto ok = restore_accepted(it->first, it->second); !ok) return ok;
+  }
+  max_round_seen_ = promised_.round;
+  promised_checked_ = promised_;
+  executed_checked_ = last_executed_;
+  return {};
+}
+
+Result<void> PaxosReplica::restore_snapshot(const Bytes& record) {
+  ByteReader r(record);
+  auto slot = r.u64();
+  auto snapshot = r.bytes();
+  if (!slot || !snapshot || !r.at_end()) return corrupt("bad snapshot record");
+  if (*slot == 0 || *slot % config_.checkpoint_interval != 0) return corrupt("snapshot at a slot that takes none");
+  snapshot_.assign(snapshot->begin(), snapshot->end());
+  if (auto ok = restore_checkpoint_snapshot(snapshot_, clients_, app_); !ok) {
+    return corrupt("snapshot does not restore: " + ok.error().message);
+  }
+  snapshot_slot_ = last_executed_ = *slot;
+  snapshot_digest_ = crypto_.digest(snapshot_);
+  return {};
+}
+
+Result<void> PaxosReplica::restore_accepted(const std::string& key, const Bytes& record) {
+  Slot slot = 0;
+  const std::string_view digits = std::string_view(key).substr(kAcceptedPrefix.size());
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), slot).ec != std::errc{}) {
+    return corrupt("bad key " + key);
+  }
+  auto entry = wire::decode<wire::AcceptedEntry>(record);
+  if (!entry || entry->slot != slot) return corrupt("bad accepted value at " + key);
+  if (slot <= snapshot_slot_) return {};  // under the snapshot: no longer needed
+  if (slot > kept_slot_max()) return corrupt("accepted value beyond the window at " + key);
+  if (entry->ballot > promised_) return corrupt("accepted ballot above the promise at " + key);
+  if (!valid_batch(entry->batch)) return corrupt("accepted batch out of bounds at " + key);
+  Instance& in = log_[slot];
+  in.accepted_ballot = entry->ballot;
+  in.accepted_value = std::move(entry->batch);
+  in.persisted = true;
+  return {};
+}
+
+}  // namespace synod::paxos

@@ -1,0 +1,236 @@
+// paxos/replica.hpp — internal: the Multi-Paxos core's state and handlers.
+//
+// Every replica is proposer, acceptor and learner (PROTOCOL.md,
+// "Multi-Paxos"). One door per input (receive / tick); each handler opens
+// with guard clauses that count why a message is rejected, then changes
+// state, then asserts what must hold; invariants() runs after every input.
+//
+// Bounds: the log holds slots in (snapshot_slot_, snapshot_slot_ + window +
+// checkpoint_interval]; the leader starts new slots only up to
+// last_executed_ + window; pending requests by max_pending_per_client per
+// client; votes (promises, accepts, lease grants) one per replica; catch-up
+// answers by a share of max_frame_bytes and by the window.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "core/client_table.hpp"
+#include "core/quorum.hpp"
+#include "paxos/paxos.hpp"
+#include "paxos/prng.hpp"
+#include "wire/codec.hpp"
+#include "wire/messages.hpp"
+
+namespace synod::paxos {
+
+using wire::Ballot;
+using wire::Batch;
+using wire::Slot;
+
+inline constexpr TimeUs kNever = ~TimeUs{0};
+
+enum class Role : std::uint8_t {
+  follower,   // follows leader_ballot_ (or nobody yet)
+  candidate,  // phase 1 under ballot_ in progress
+  leader,     // phase 1 done under ballot_: the distinguished proposer
+};
+
+// One slot of the replicated log.
+struct Instance {
+  // Acceptor: the value accepted with the highest ballot (durable).
+  std::optional<Ballot> accepted_ballot;
+  Batch accepted_value;
+  bool persisted = false;  // a durable record exists under accepted_key(slot)
+  // Learner: the chosen value, once known; never changes.
+  std::optional<Batch> chosen;
+  // Leader: ACCEPTED votes for its own proposal (its ballot_), and when the
+  // ACCEPT for it first left (a lease grant counts from there).
+  QuorumCertificate<Ballot, Ballot> accepts;
+  TimeUs accept_sent_us = kNever;
+};
+
+class PaxosReplica final : public Replica {
+ public:
+  PaxosReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
+               std::uint64_t seed, Bugs bugs);
+  Result<void> restore(const DurableState& durable);
+
+  void receive(TimeUs now, ByteView frame, Effects& out) override;
+  void tick(TimeUs now, Effects& out) override;
+  TimeUs next_deadline() const override;
+  ReplicaStatus status() const override;
+
+ private:
+  // ---- inputs, clients, batching, timers (replica.cpp)
+  void begin(TimeUs now, Effects& out);
+  void end();
+  void dispatch(const wire::Envelope& env, const wire::Message& msg);
+  void on_request(const wire::Request& req, const Bytes& signature);
+  void maybe_propose();
+  void propose(const std::vector<std::uint64_t>& arrivals);
+  void send_reply(ClientId client, RequestNo t, bool read_only, const Bytes& result);
+  void send_redirect(const wire::Request& req);
+  void drop_executed_requests();
+  void drop_pending();
+  void on_heartbeat_timer();
+  void reject(Rejection why) { ++rejected_[static_cast<std::size_t>(why)]; }
+
+  // ---- phase 1, leadership, heartbeats (election.cpp)
+  void start_phase1();
+  void on_prepare(ReplicaId from, const wire::PaxosPrepare& p);
+  void on_promise(ReplicaId from, const wire::Promise& p);
+  void try_lead();
+  void become_leader();
+  std::map<Slot, wire::AcceptedEntry> highest_accepted() const;
+  wire::Promise own_promise(const Ballot& b, Slot from_slot) const;
+  void on_nack(ReplicaId from, const wire::Nack& nack);
+  void on_heartbeat(ReplicaId from, const wire::Heartbeat& hb);
+  void follow(const Ballot& b);
+  void step_down();
+  void send_heartbeat();
+  void arm_election_timer();
+  void note_round(std::uint64_t round) { max_round_seen_ = std::max(max_round_seen_, round); }
+
+  // ---- leader leases (lease.cpp)
+  bool leases_on() const { return lease_us_ > 0; }
+  void grant_lease(ReplicaId leader);
+  bool may_promise(ReplicaId proposer) const;
+  void note_grant(ReplicaId from, TimeUs sent_us);
+  void note_heartbeat_sent(Slot commit_index);
+  TimeUs heartbeat_sent_us(Slot commit_index) const;
+  bool holds_lease() const;
+
+  // ---- phase 2, learning, execution (accept.cpp)
+  void propose_value(Slot slot, const Batch& value);
+  void accept_locally(Slot slot, const Ballot& b, const Batch& value);
+  void send_accept(Slot slot, const Instance& in);
+  void on_accept(ReplicaId from, const wire::Accept& a);
+  void on_accepted(ReplicaId from, const wire::Accepted& a);
+  void check_chosen(Slot slot);
+  void learn_commit_index(const Ballot& b, Slot commit_index, ReplicaId leader);
+  void mark_chosen(Slot slot, const Batch& value);
+  void execute_ready();
+  void execute(Slot slot, const Batch& batch);
+  bool valid_batch(const Batch& batch) const;
+
+  // ---- snapshots, truncation, catch-up (catch_up.cpp)
+  void take_snapshot();
+  void truncate_through(Slot slot);
+  bool install_snapshot(Slot slot, const Bytes& snapshot);
+  void want_catch_up(Slot target, ReplicaId source);
+  void request_catch_up();
+  void on_catch_up_request(ReplicaId from, const wire::CatchUpRequest& req);
+  void on_catch_up(ReplicaId from, const wire::CatchUp& cu);
+
+  // ---- durability (durable.cpp)
+  void persist_promised();
+  void persist_accepted(Slot slot, Instance& in);
+  void erase_accepted(Slot slot);
+  void persist_snapshot();
+  Result<void> restore_snapshot(const Bytes& record);
+  Result<void> restore_accepted(const std::string& key, const Bytes& record);
+
+  // ---- helpers
+  bool is_leader() const { return role_ == Role::leader; }
+  // A majority, f+1 of n = 2f+1: any two quorums share an acceptor.
+  std::size_t quorum() const { return n_ / 2 + 1; }
+  std::size_t chosen_quorum() const { return bugs_.chosen_on_f_accepts ? quorum() - 1 : quorum(); }
+  // Highest slot this replica stores or accepts. Relative to the snapshot,
+  // not to execution: the snapshot survives a restart (execution restarts
+  // from it), and every replica's snapshot is the last multiple of K it
+  // executed, so a new leader that caught up to its promisers' chosen
+  // prefixes can always store what their promises report.
+  Slot kept_slot_max() const { return snapshot_slot_ + config_.window + config_.checkpoint_interval; }
+  TimeUs random_election_timeout_us();
+  Principal me() const { return Principal::replica(self_); }
+  template <class M>
+  Bytes frame_of(const M& m) const {
+    return wire::make_frame(me(), m, [&](ByteView input) { return crypto_.sign(input); });
+  }
+  template <class M>
+  void send(Destination to, const M& m) {
+    out_->send.push_back({to, frame_of(m)});
+  }
+  void invariants();
+
+  const ClusterConfig config_;
+  const ReplicaId self_;
+  const std::uint32_t n_;
+  const std::uint32_t f_;
+  const Crypto& crypto_;
+  StateMachine& app_;
+  const Bugs bugs_;
+  const TimeUs heartbeat_interval_us_;
+  const TimeUs election_timeout_us_;
+  const TimeUs lease_us_;  // 0: leases off
+  SplitMix64 prng_;
+
+  TimeUs now_ = 0;
+  Effects* out_ = nullptr;
+  bool started_ = false;
+
+  // Acceptor.
+  Ballot promised_;  // durable; monotone
+  // Proposer.
+  Role role_ = Role::follower;
+  Ballot ballot_;  // our own ballot while candidate or leader
+  std::uint64_t max_round_seen_ = 0;
+  QuorumCertificate<std::pair<ReplicaId, wire::Promise>, Ballot> promises_;  // with the voter
+  Slot next_slot_ = 1;         // leader: the next slot for a new batch
+  Slot takeover_through_ = 0;  // leader: the highest slot re-proposed by phase 1
+  std::uint32_t failed_campaigns_ = 0;
+  // Learner: the leader this replica follows.
+  Ballot leader_ballot_;
+  std::uint64_t leader_changes_ = 0;
+
+  // Log.
+  std::map<Slot, Instance> log_;
+  Slot last_executed_ = 0;
+
+  // Snapshots (the latest is durable) and catch-up.
+  Slot snapshot_slot_ = 0;
+  Bytes snapshot_;
+  Digest snapshot_digest_{};
+  Slot catch_up_target_ = 0;  // a slot known chosen elsewhere
+  ReplicaId catch_up_source_ = 0;
+  std::uint64_t state_transfers_ = 0;
+
+  // Leases (PROTOCOL.md, "Leases").
+  ReplicaId lease_holder_ = 0;        // whom this replica promised no rival phase 1
+  TimeUs lease_promised_until_ = 0;   // on our own clock
+  bool lease_holder_known_ = false;   // false: a restart forgot whom; nobody may take phase 1
+  std::map<ReplicaId, TimeUs> grants_;                 // leader: send time of the message earning each grant
+  std::map<Slot, TimeUs> heartbeat_sent_;              // leader: first send of a heartbeat per commit index
+  TimeUs lease_reads_from_ = kNever;                   // leader: no lease read before (old lease expired)
+
+  // Clients and requests (leader only).
+  ClientTable clients_;
+  struct Pending {
+    wire::SignedRequest request;
+    TimeUs received_us = 0;
+    bool proposed = false;
+    std::size_t bytes = 0;
+  };
+  std::map<std::uint64_t, Pending> pending_;  // by arrival number: FIFO proposals
+  std::map<std::pair<ClientId, RequestNo>, std::uint64_t> pending_index_;
+  std::map<ClientId, std::uint32_t> pending_per_client_;
+  std::uint64_t next_arrival_ = 0;
+
+  // Timers (named; next_deadline() is their minimum).
+  TimeUs batch_deadline_ = kNever;      // leader: a partial batch closes
+  TimeUs heartbeat_deadline_ = kNever;  // leader: heartbeat + retransmit; candidate: resend PREPARE
+  TimeUs election_deadline_ = kNever;   // follower/candidate: start (another) phase 1
+  TimeUs catch_up_deadline_ = kNever;   // behind: ask again
+
+  // Checked by invariants(): what must never move backwards.
+  Ballot promised_checked_;
+  Slot executed_checked_ = 0;
+
+  std::uint64_t rejected_[static_cast<std::size_t>(Rejection::count_)] = {};
+};
+
+std::string accepted_key(Slot slot);
+
+}  // namespace synod::paxos

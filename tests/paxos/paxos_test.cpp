@@ -1,0 +1,520 @@
+// Multi-Paxos core, rule by rule (PROTOCOL.md, "Multi-Paxos"), driven
+// through the core's inputs on a scripted cluster with real signatures.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "cluster.hpp"
+#include "paxos/replica.hpp"
+
+using namespace synod;
+using synod::test::InFlight;
+using synod::test::PaxosCluster;
+namespace counter = synod::examples::counter;
+
+namespace {
+
+std::uint64_t value_of(const wire::Reply& r) {
+  auto v = counter::decode_result(r.result);
+  REQUIRE(v.has_value());
+  return *v;
+}
+
+// Client `client` sends one request to replica `to` and everything is delivered.
+void send_request(PaxosCluster& c, ClientId client, RequestNo t, Bytes op, ReplicaId to, bool read_only = false) {
+  c.client_sends(client, c.request(client, t, std::move(op), read_only), to);
+  c.deliver_all();
+}
+
+void increment(PaxosCluster& c, ClientId client, RequestNo t, ReplicaId to = 0) {
+  send_request(c, client, t, counter::encode_inc(), to);
+}
+
+bool is_type(const InFlight& m, wire::MsgType type) { return m.type() == type; }
+
+void set_lease(ClusterConfig& config) { config.lease_duration_ms = 100; }
+
+// Replica 0 campaigns (every replica has started; replica 0 has promised
+// ballot (5, 3) first, so its own ballot is (6, 0)); the test plays the
+// acceptors: `promises` are signed as replicas 1, 2, ... in order. Returns
+// the ACCEPTs replica 0 sends to replica 1.
+std::vector<wire::Accept> campaign_with(PaxosCluster& c, std::vector<wire::Promise> promises) {
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.deliver_all();
+  c.input(0, c.frame_as(3, wire::PaxosPrepare{{5, 3}, 1}));
+  c.now = std::max(c.now, c.core(0).next_deadline());
+  c.network.clear();
+  c.tick(0);
+  const auto prepares = c.queued<wire::PaxosPrepare>(0);
+  REQUIRE(!prepares.empty());
+  const wire::Ballot b = prepares.front().ballot;
+  CHECK(b == wire::Ballot{6, 0});
+  c.network.clear();
+  for (std::size_t k = 0; k < promises.size(); ++k) {
+    promises[k].ballot = b;
+    c.input(0, c.frame_as(static_cast<ReplicaId>(k + 1), promises[k]));
+  }
+  REQUIRE(c.status(0).is_leader);
+  return c.queued<wire::Accept>(0, 1);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ normal case
+
+TEST_CASE("normal case: a leader is elected, a request is chosen, executed everywhere, one reply") {
+  PaxosCluster c;
+  c.advance(1'000'000);  // randomised election timeouts: someone wins
+  const auto leader = c.the_leader();
+  REQUIRE(leader.has_value());
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).leader == *leader);
+    CHECK(c.status(i).view == c.status(*leader).view);
+  }
+  increment(c, 1, 1, *leader);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).last_executed == 1);
+    CHECK(c.nodes[i]->app.value() == 1);
+  }
+  const auto replies = c.replies(1, 1);
+  REQUIRE(replies.size() == 1);  // paxos: the leader alone answers
+  CHECK(replies[0].first == *leader);
+  CHECK(replies[0].second.status == wire::ReplyStatus::ok);
+  CHECK(value_of(replies[0].second) == 1);
+}
+
+TEST_CASE("a follower redirects a client to the leader it believes in") {
+  PaxosCluster c;
+  c.elect(0);
+  increment(c, 1, 1, 2);
+  const auto replies = c.replies(1, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].first == 2);
+  CHECK(replies[0].second.status == wire::ReplyStatus::not_leader);
+  CHECK(replies[0].second.leader == 0);
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(c.status(i).last_executed == 0);
+}
+
+TEST_CASE("batching: requests arriving while a slot is in flight share the next accept") {
+  PaxosCluster c;
+  c.elect(0);
+  c.network.clear();
+  c.input(0, c.request(1, 1, counter::encode_inc()));  // goes out at once: nothing in flight
+  c.input(0, c.request(2, 1, counter::encode_inc()));
+  c.input(0, c.request(3, 1, counter::encode_inc()));
+  auto accepts = c.queued<wire::Accept>(0, 1);
+  REQUIRE(accepts.size() == 1);  // the other two wait for the batch timeout
+  c.now += c.config.batch_timeout_us;
+  c.tick(0);
+  accepts = c.queued<wire::Accept>(0, 1);
+  REQUIRE(accepts.size() == 2);
+  CHECK(accepts[1].slot == 2);
+  CHECK(accepts[1].batch.size() == 2);
+}
+
+TEST_CASE("the leader keeps at most `window` slots in flight") {
+  PaxosCluster c(1, {}, [](ClusterConfig& cfg) { cfg.batch_max_requests = 1; });
+  c.elect(0);
+  c.drop = [](const InFlight& m) { return is_type(m, wire::MsgType::accepted); };
+  for (ClientId client = 1; client <= 3; ++client) {
+    for (RequestNo t = 1; t <= 4; ++t) c.input(0, c.request(client, t, counter::encode_inc()));
+  }
+  c.now += c.config.batch_timeout_us;
+  c.tick(0);
+  wire::Slot highest = 0;
+  for (const auto& a : c.queued<wire::Accept>(0, 1)) highest = std::max(highest, a.slot);
+  CHECK(highest == c.config.window);
+  CHECK(c.status(0).last_executed == 0);
+}
+
+TEST_CASE("learners execute in slot order and the commit index reaches them") {
+  PaxosCluster c;
+  c.elect(0);
+  for (RequestNo t = 1; t <= 3; ++t) increment(c, 1, t);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    REQUIRE(c.nodes[i]->executed.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+      CHECK(c.nodes[i]->executed[k].seq == k + 1);
+      CHECK(c.nodes[i]->executed[k].batch_digest == c.nodes[0]->executed[k].batch_digest);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ phase 1
+
+TEST_CASE("phase 1: the new leader re-proposes the value with the highest ballot") {
+  PaxosCluster c(2);
+  const wire::Batch low{c.signed_request(1, 1, counter::encode_add(5))};
+  const wire::Batch high{c.signed_request(2, 1, counter::encode_add(7))};
+  const auto accepts = campaign_with(c, {
+                                            wire::Promise{{}, 1, 0, {{1, {2, 1}, low}}},
+                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, high}}},
+                                        });
+  REQUIRE(accepts.size() == 1);
+  CHECK(accepts[0].slot == 1);
+  CHECK(accepts[0].batch == high);
+  c.deliver_all();
+  CHECK(c.nodes[0]->app.value() == 7);
+}
+
+TEST_CASE("phase 1: gaps below a reported slot become no-ops") {
+  PaxosCluster c(2);
+  const wire::Batch value{c.signed_request(1, 1, counter::encode_add(9))};
+  const auto accepts = campaign_with(c, {
+                                            wire::Promise{{}, 1, 0, {{3, {2, 1}, value}}},
+                                            wire::Promise{{}, 1, 0, {}},
+                                        });
+  REQUIRE(accepts.size() == 3);
+  CHECK(accepts[0].slot == 1);
+  CHECK(accepts[0].batch.empty());
+  CHECK(accepts[1].slot == 2);
+  CHECK(accepts[1].batch.empty());
+  CHECK(accepts[2].slot == 3);
+  CHECK(accepts[2].batch == value);
+  c.deliver_all();
+  CHECK(c.status(0).last_executed == 3);
+  CHECK(c.nodes[0]->app.value() == 9);
+}
+
+TEST_CASE("phase 1 runs once per leadership: later requests need no new prepare") {
+  PaxosCluster c;
+  c.elect(0);
+  std::size_t prepares = 0;
+  c.drop = [&](const InFlight& m) {
+    prepares += is_type(m, wire::MsgType::paxos_prepare) ? 1 : 0;
+    return false;
+  };
+  for (RequestNo t = 1; t <= 5; ++t) increment(c, 1, t);
+  CHECK(prepares == 0);
+  CHECK(c.status(0).last_executed == 5);
+}
+
+TEST_CASE("a higher ballot in a Nack makes the leader step down") {
+  PaxosCluster c;
+  c.elect(0);
+  const View round = c.status(0).view;
+  c.input(0, c.frame_as(1, wire::Nack{{round, 0}}));  // its own ballot: stale, nothing happens
+  CHECK(c.status(0).is_leader);
+  c.input(0, c.frame_as(1, wire::Nack{{round + 1, 1}}));
+  CHECK_FALSE(c.status(0).is_leader);
+  c.client_inbox.clear();
+  c.network.clear();
+  increment(c, 1, 1, 0);
+  REQUIRE(c.replies(1, 1).size() == 1);
+  CHECK(c.replies(1, 1)[0].second.status == wire::ReplyStatus::not_leader);
+}
+
+TEST_CASE("a leader that hears a higher ballot follows its leader") {
+  PaxosCluster c;
+  c.elect(0);
+  const View round = c.status(0).view;
+  c.input(0, c.frame_as(2, wire::Heartbeat{{round + 1, 2}, 0}));
+  CHECK_FALSE(c.status(0).is_leader);
+  CHECK(c.status(0).leader == 2);
+  CHECK(c.status(0).view == round + 1);
+}
+
+TEST_CASE("leader liveness: when the leader crashes another is elected with a higher ballot") {
+  PaxosCluster c;
+  c.elect(0);
+  increment(c, 1, 1);
+  const View old_round = c.status(0).view;
+  c.crash(0);
+  c.advance(2'000'000);
+  const auto leader = c.the_leader();
+  REQUIRE(leader.has_value());
+  CHECK(*leader != 0);
+  CHECK(c.status(*leader).view > old_round);
+  increment(c, 1, 2, *leader);
+  for (ReplicaId i = 1; i < c.n(); ++i) CHECK(c.nodes[i]->app.value() == 2);
+  CHECK(c.status(*leader).view_changes >= 2);
+}
+
+TEST_CASE("dueling proposers settle on one leader") {
+  PaxosCluster c;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.deliver_all();
+  // Replicas 1 and 2 both time out before either hears from the other.
+  c.now = std::max(c.core(1).next_deadline(), c.core(2).next_deadline());
+  c.tick(1);
+  c.tick(2);
+  c.deliver_all();
+  c.advance(3'000'000);
+  const auto leader = c.the_leader();
+  REQUIRE(leader.has_value());
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(c.status(i).leader == *leader);
+  increment(c, 1, 1, *leader);
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(c.nodes[i]->app.value() == 1);
+}
+
+// ------------------------------------------------------------------ durability
+
+TEST_CASE("a restarted acceptor keeps its promise: it refuses a lower ballot") {
+  PaxosCluster c;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.input(1, c.frame_as(2, wire::PaxosPrepare{{5, 2}, 1}));
+  c.network.clear();
+  c.crash(1);
+  c.start(1);
+  c.input(1, c.frame_as(0, wire::Accept{{3, 0}, 1, {}, 0}));
+  CHECK(c.queued<wire::Accepted>(1).empty());
+  const auto nacks = c.queued<wire::Nack>(1);
+  REQUIRE(nacks.size() == 1);
+  CHECK(nacks[0].promised == wire::Ballot{5, 2});
+}
+
+TEST_CASE("a restarted acceptor still reports what it accepted") {
+  PaxosCluster c;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  const wire::Batch value{c.signed_request(1, 1, counter::encode_add(3))};
+  c.input(1, c.frame_as(2, wire::Accept{{5, 2}, 1, value, 0}));
+  c.network.clear();
+  c.crash(1);
+  c.start(1);
+  c.input(1, c.frame_as(0, wire::PaxosPrepare{{6, 0}, 1}));
+  const auto promises = c.queued<wire::Promise>(1);
+  REQUIRE(promises.size() == 1);
+  REQUIRE(promises[0].accepted.size() == 1);
+  CHECK(promises[0].accepted[0].slot == 1);
+  CHECK(promises[0].accepted[0].ballot == wire::Ballot{5, 2});
+  CHECK(promises[0].accepted[0].batch == value);
+}
+
+TEST_CASE("snapshots every K slots truncate the log on disk") {
+  PaxosCluster c;
+  c.elect(0);
+  for (RequestNo t = 1; t <= 5; ++t) increment(c, 1, t);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).stable_checkpoint == 4);
+    CHECK(c.status(i).state_digest == c.status(0).state_digest);
+    CHECK(c.nodes[i]->disk.contains("snap"));
+    CHECK_FALSE(c.nodes[i]->disk.contains(paxos::accepted_key(4)));
+    CHECK(c.nodes[i]->disk.contains(paxos::accepted_key(5)));
+  }
+}
+
+TEST_CASE("durable state that this core did not write is refused with an error") {
+  PaxosCluster c;
+  examples::Counter app;
+  const DurableState bad{{"promised", Bytes{1, 2}}};
+  CHECK_FALSE(paxos::make_replica(c.config, 1, c.crypto_of(1), app, bad, 7).has_value());
+  const DurableState unknown{{"view", Bytes{}}};
+  CHECK_FALSE(paxos::make_replica(c.config, 1, c.crypto_of(1), app, unknown, 7).has_value());
+  ClusterConfig pbft = c.config;
+  pbft.protocol = Protocol::pbft;
+  CHECK_FALSE(paxos::make_replica(pbft, 1, c.crypto_of(1), app, {}, 7).has_value());
+}
+
+// ------------------------------------------------------------------ catch-up
+
+TEST_CASE("catch-up: a lagging replica learns chosen slots from the leader") {
+  PaxosCluster c;
+  c.elect(0);
+  c.drop = [](const InFlight& m) { return m.to == ReplicaId{2}; };
+  for (RequestNo t = 1; t <= 3; ++t) increment(c, 1, t);
+  CHECK(c.status(2).last_executed == 0);
+  c.heal();
+  c.advance(100'000);  // a heartbeat brings the commit index; replica 2 asks
+  CHECK(c.status(2).last_executed == 3);
+  CHECK(c.nodes[2]->app.value() == 3);
+  CHECK(c.status(2).state_transfers == 0);
+}
+
+TEST_CASE("catch-up: a restarted replica behind a snapshot gets it plus the slots after it") {
+  PaxosCluster c;
+  c.elect(0);
+  c.crash(2);
+  for (RequestNo t = 1; t <= 6; ++t) increment(c, 1, t);
+  c.nodes[2]->disk.clear();  // a new disk: everything comes from the leader
+  c.start(2);
+  c.advance(200'000);
+  CHECK(c.status(2).state_transfers == 1);
+  CHECK(c.status(2).last_executed == 6);
+  CHECK(c.status(2).stable_checkpoint == 4);
+  CHECK(c.status(2).state_digest == c.status(0).state_digest);
+  CHECK(c.nodes[2]->app.value() == 6);
+  CHECK(c.nodes[2]->disk.contains("snap"));  // the installed snapshot is durable
+}
+
+TEST_CASE("a new leader behind a promiser's chosen prefix catches up before it leads") {
+  PaxosCluster c(2);
+  const wire::Batch value{c.signed_request(1, 1, counter::encode_add(4))};
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.deliver_all();
+  c.now = std::max(c.now, c.core(0).next_deadline());
+  c.tick(0);
+  const wire::Ballot b = c.queued<wire::PaxosPrepare>(0).front().ballot;
+  c.network.clear();
+  c.input(0, c.frame_as(1, wire::Promise{b, 1, 1, {}}));  // replica 1 knows slot 1 chosen
+  c.input(0, c.frame_as(2, wire::Promise{b, 1, 0, {}}));
+  CHECK_FALSE(c.status(0).is_leader);
+  const auto asks = c.queued<wire::CatchUpRequest>(0, 1);
+  REQUIRE(asks.size() == 1);
+  CHECK(asks[0].from_slot == 1);
+  c.network.clear();
+  c.input(0, c.frame_as(1, wire::CatchUp{b, 0, {}, {{1, value}}}));
+  CHECK(c.status(0).is_leader);
+  CHECK(c.status(0).last_executed == 1);
+  CHECK(c.nodes[0]->app.value() == 4);
+}
+
+// ------------------------------------------------------------------ clients
+
+TEST_CASE("at-most-once: a retransmitted request gets the cached reply and does not execute again") {
+  PaxosCluster c;
+  c.elect(0);
+  // Twice while in flight, then once more after it executed.
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()), 0);
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()), 0);
+  c.deliver_all();
+  c.client_inbox.clear();
+  increment(c, 1, 1);
+  CHECK(c.status(0).last_executed == 1);
+  CHECK(c.nodes[0]->app.value() == 1);
+  const auto replies = c.replies(1, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK(value_of(replies[0].second) == 1);
+}
+
+TEST_CASE("requests from unknown clients or with bad signatures are rejected and counted") {
+  PaxosCluster c;
+  c.elect(0);
+  Bytes forged = c.request(1, 1, counter::encode_inc());
+  forged.back() ^= 0x01;  // the last byte is in the authenticator
+  c.client_sends(1, forged, 0);
+  c.deliver_all();
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 1);
+
+  const wire::Request unknown{99, 1, false, counter::encode_inc()};
+  c.input(0, wire::make_frame(Principal::client(99), unknown, [](ByteView) { return Bytes(64, 0); }));
+  CHECK(c.rejected(0, Rejection::unknown_sender) == 1);
+  c.deliver_all();
+  CHECK(c.status(0).last_executed == 0);
+  CHECK(c.client_inbox.empty());
+}
+
+TEST_CASE("replica messages with a bad signature or a forged ballot are rejected") {
+  PaxosCluster c;
+  c.elect(0);
+  Bytes forged = c.frame_as(1, wire::Nack{{99, 1}});
+  forged.back() ^= 0x01;
+  c.input(0, forged);
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 1);
+  CHECK(c.status(0).is_leader);
+  // Replica 1 cannot prepare under replica 2's name.
+  c.input(0, c.frame_as(1, wire::PaxosPrepare{{99, 2}, 1}));
+  CHECK(c.rejected(0, Rejection::invalid) == 1);
+  CHECK(c.status(0).is_leader);
+}
+
+// ------------------------------------------------------------------ leases
+
+TEST_CASE("leases: the leader serves a read alone while it holds f+1 grants") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  c.advance(200'000);   // the new leader waits out any old lease
+  increment(c, 1, 1);   // ACCEPTED renews the grants
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  const auto replies = c.replies(2, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].second.read_only);
+  CHECK(value_of(replies[0].second) == 1);
+  CHECK(c.status(0).last_executed == 1);  // not ordered
+}
+
+TEST_CASE("without leases a read goes through the log") {
+  PaxosCluster c;
+  c.elect(0);
+  increment(c, 1, 1);
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  const auto replies = c.replies(2, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK_FALSE(replies[0].second.read_only);
+  CHECK(value_of(replies[0].second) == 1);
+  CHECK(c.status(0).last_executed == 2);  // ordered in slot 2
+}
+
+TEST_CASE("leases: a new leader serves no lease read before the old lease surely expired") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  increment(c, 1, 1);  // grants are fresh, but the leader was just elected
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  const auto replies = c.replies(2, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK_FALSE(replies[0].second.read_only);
+  CHECK(c.status(0).last_executed == 2);
+}
+
+TEST_CASE("leases: once the grants run out the leader stops serving local reads") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  c.advance(200'000);
+  increment(c, 1, 1);
+  // The followers go silent; the lease (100 ms) runs out, no election yet.
+  c.drop = [](const InFlight& m) { return m.from != Principal::replica(0) && m.to == ReplicaId{0}; };
+  c.advance(150'000);
+  REQUIRE(c.status(0).is_leader);
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  CHECK(c.replies(2, 1).empty());  // ordered, and no ACCEPTED comes back
+}
+
+TEST_CASE("leases: a follower promises no phase 1 to a rival before the lease expires") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  const View round = c.status(0).view;
+  c.network.clear();
+  c.input(1, c.frame_as(2, wire::PaxosPrepare{{round + 1, 2}, 1}));
+  CHECK(c.queued<wire::Promise>(1).empty());
+  c.now += 150'000;  // past the lease on replica 1's clock
+  c.input(1, c.frame_as(2, wire::PaxosPrepare{{round + 1, 2}, 1}));
+  CHECK(c.queued<wire::Promise>(1).size() == 1);
+}
+
+// ------------------------------------------------------------------ deliberately broken variants
+
+TEST_CASE("bug skip_promise_persistence: a restarted acceptor accepts a ballot below its promise") {
+  PaxosCluster c(1, paxos::Bugs{.skip_promise_persistence = true});
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.input(1, c.frame_as(2, wire::PaxosPrepare{{5, 2}, 1}));
+  c.network.clear();
+  c.crash(1);
+  c.start(1);
+  c.input(1, c.frame_as(0, wire::Accept{{3, 0}, 1, {}, 0}));
+  CHECK(c.queued<wire::Accepted>(1).size() == 1);
+  CHECK(c.queued<wire::Nack>(1).empty());
+}
+
+TEST_CASE("bug ignore_promised_values: the new leader drops the reported values") {
+  PaxosCluster c(2, paxos::Bugs{.ignore_promised_values = true});
+  const wire::Batch value{c.signed_request(2, 1, counter::encode_add(7))};
+  const auto accepts = campaign_with(c, {
+                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, value}}},
+                                            wire::Promise{{}, 1, 0, {}},
+                                        });
+  CHECK(accepts.empty());  // slot 1 is free for a new request: the reported value is lost
+}
+
+TEST_CASE("bug chosen_on_f_accepts: the leader executes on its own accept alone") {
+  for (const bool buggy : {false, true}) {
+    CAPTURE(buggy);
+    PaxosCluster c(1, paxos::Bugs{.chosen_on_f_accepts = buggy});
+    c.elect(0);
+    c.drop = [](const InFlight& m) { return is_type(m, wire::MsgType::accepted); };
+    increment(c, 1, 1);
+    CHECK(c.status(0).last_executed == (buggy ? 1 : 0));
+  }
+}
+
+TEST_CASE("bug lease_read_without_lease: the leader answers a read alone without a lease") {
+  for (const bool buggy : {false, true}) {
+    CAPTURE(buggy);
+    PaxosCluster c(1, paxos::Bugs{.lease_read_without_lease = buggy});  // leases are off
+    c.elect(0);
+    increment(c, 1, 1);
+    send_request(c, 2, 1, counter::encode_get(), 0, true);
+    const auto replies = c.replies(2, 1);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].second.read_only == buggy);
+    CHECK(c.status(0).last_executed == (buggy ? 1 : 2));
+  }
+}
