@@ -4,7 +4,10 @@
 // that count why a message is rejected, then changes state, then asserts what
 // must hold. invariants() runs after every input. Everything the replica keeps
 // is bounded: the log by the water marks, votes by one per replica, pending
-// requests by max_pending_per_client, view changes by one per replica.
+// requests by max_pending_per_client, view changes and far-ahead checkpoints
+// by one per replica. Messages for a later view or beyond the window are
+// never buffered (the bound is zero, PROTOCOL.md pitfall): they are counted
+// and dropped, and retransmission brings what matters again.
 #pragma once
 
 #include <map>
