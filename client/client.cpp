@@ -1,0 +1,165 @@
+#include "synod/client.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "client/session.hpp"
+#include "runtime/openssl_crypto.hpp"
+#include "runtime/routing_ids.hpp"
+
+namespace synod {
+namespace {
+
+TimeUs monotonic_us() {
+  return static_cast<TimeUs>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+RequestNo wall_clock_t() {
+  return static_cast<RequestNo>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace
+
+struct Client::Impl {
+  const ClusterConfig config;  // a copy: the Session keeps a pointer to it
+  ClientId self;
+  ClientOptions options;
+  std::unique_ptr<runtime::OpenSslCrypto> crypto;
+  std::unique_ptr<client::Session> session;
+  zmq::context_t context{1};
+  std::vector<zmq::socket_t> sockets;  // one DEALER per replica, by id
+  ClientStats stats;
+  std::chrono::microseconds last_latency{0};
+
+  Impl(ClusterConfig c, ClientId id, ClientOptions o) : config(std::move(c)), self(id), options(o) {}
+
+  void send(const std::vector<OutboundFrame>& frames) {
+    for (const OutboundFrame& out : frames) {
+      for (ReplicaId r = 0; r < sockets.size(); ++r) {
+        const bool to_r = out.to.kind == Destination::Kind::all_replicas ||
+                          (out.to.kind == Destination::Kind::replica && out.to.id == r);
+        // dontwait: a replica that is down fills its queue; the Session retransmits.
+        if (to_r) (void)sockets[r].send(zmq::buffer(out.frame), zmq::send_flags::dontwait);
+      }
+    }
+  }
+
+  // Feeds every waiting reply to the session; true once one completed it.
+  bool drain(std::optional<client::Completion>& done) {
+    client::SessionEffects out;
+    for (auto& socket : sockets) {
+      // Bounded: at most this many frames per socket per wake-up.
+      for (int i = 0; i < 1024; ++i) {
+        zmq::message_t frame;
+        if (!socket.recv(frame, zmq::recv_flags::dontwait)) break;
+        while (frame.more()) {  // a replica sends one part; drop any extra
+          zmq::message_t extra;
+          if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
+        }
+        out.clear();
+        session->receive(monotonic_us(), ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
+        send(out.send);
+        if (out.completed) {
+          done = std::move(out.completed);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  Result<Bytes> invoke(ByteView op, bool read_only) {
+    client::SessionEffects out;
+    const TimeUs start = monotonic_us();
+    if (auto r = session->submit(start, op, read_only, out); !r) return std::unexpected(r.error());
+    send(out.send);
+    const TimeUs give_up = start + static_cast<TimeUs>(options.timeout.count()) * 1000;
+    std::vector<zmq::pollitem_t> items;
+    for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+    std::optional<client::Completion> done;
+    while (true) {
+      const TimeUs now = monotonic_us();
+      if (now >= give_up) break;
+      const TimeUs wake = std::min(give_up, session->next_deadline());
+      const auto wait = std::chrono::milliseconds(wake > now ? (wake - now + 999) / 1000 : 0);
+      try {
+        zmq::poll(items, wait);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return fail(ErrorCode::io, std::string("poll: ") + e.what());
+      }
+      if (drain(done)) break;
+      if (monotonic_us() >= session->next_deadline()) {
+        out.clear();
+        session->tick(monotonic_us(), out);
+        send(out.send);
+        if (out.completed) {
+          done = std::move(out.completed);
+          break;
+        }
+      }
+    }
+    const auto& s = session->stats();
+    stats.retransmissions = s.retransmissions;
+    stats.replies_rejected = s.replies_malformed + s.replies_bad_auth + s.replies_duplicate + s.replies_unrelated;
+    if (!done) {
+      ++stats.timeouts;
+      // The session still waits for the old t; a fresh one continues above
+      // it, so a late reply to the abandoned request can never complete a new one.
+      const RequestNo next = session->next_t();
+      session = std::make_unique<client::Session>(config, self, *crypto, next);
+      return fail(ErrorCode::io, "no accepted reply within " + std::to_string(options.timeout.count()) +
+                                     " ms (is a quorum of replicas up?); the request may still execute");
+    }
+    ++stats.completed;
+    last_latency = std::chrono::microseconds(done->latency_us);
+    return std::move(done->result);
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::connect(const ClusterConfig& config, ClientId id, crypto::PrivateKey key,
+                                                ClientOptions options) {
+  if (config.find_client(id) == nullptr) {
+    return fail(ErrorCode::invalid_argument, "client " + std::to_string(id) + " is not in the cluster config");
+  }
+  auto impl = std::make_unique<Impl>(config, id, options);
+  auto crypto = runtime::OpenSslCrypto::from_config(impl->config, std::move(key));
+  if (!crypto) return std::unexpected(crypto.error());
+  impl->crypto = std::move(*crypto);
+  impl->session = std::make_unique<client::Session>(impl->config, id, *impl->crypto,
+                                                    options.first_t.value_or(wall_clock_t()));
+  for (const ReplicaInfo& r : impl->config.replicas) {
+    auto& socket = impl->sockets.emplace_back(impl->context, zmq::socket_type::dealer);
+    try {
+      socket.set(zmq::sockopt::linger, 0);
+      socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(impl->config.max_frame_bytes));
+      socket.set(zmq::sockopt::sndhwm, options.send_hwm);
+      socket.set(zmq::sockopt::rcvhwm, options.send_hwm);
+      socket.set(zmq::sockopt::reconnect_ivl, 100);
+      socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+      // Lets replicas that have not yet seen a request from us still reply.
+      socket.set(zmq::sockopt::routing_id, runtime::client_routing_id(id));
+      socket.connect(r.endpoint);
+    } catch (const zmq::error_t& e) {
+      return fail(ErrorCode::io, "cannot connect to replica " + std::to_string(r.id) + " at " + r.endpoint + ": " +
+                                     e.what());
+    }
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Result<Bytes> Client::invoke(ByteView op, bool read_only) { return impl_->invoke(op, read_only); }
+std::chrono::microseconds Client::last_latency() const { return impl_->last_latency; }
+ClientStats Client::stats() const { return impl_->stats; }
+ClientId Client::id() const { return impl_->self; }
+
+}  // namespace synod

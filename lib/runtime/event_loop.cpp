@@ -1,0 +1,232 @@
+#include "runtime/event_loop.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "runtime/routing_ids.hpp"
+#include "wire/codec.hpp"
+
+namespace synod::runtime {
+
+TimeUs monotonic_now_us() {
+  return static_cast<TimeUs>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+namespace {
+
+void configure(zmq::socket_t& socket, const ClusterConfig& config, const EventLoopOptions& options) {
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config.max_frame_bytes));
+  socket.set(zmq::sockopt::sndhwm, options.send_hwm);
+  socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+  socket.set(zmq::sockopt::reconnect_ivl, options.reconnect_ivl_ms);
+  socket.set(zmq::sockopt::reconnect_ivl_max, options.reconnect_ivl_max_ms);
+}
+
+void append(Effects& into, Effects& from) {
+  std::move(from.persist.begin(), from.persist.end(), std::back_inserter(into.persist));
+  std::move(from.send.begin(), from.send.end(), std::back_inserter(into.send));
+  std::move(from.executed.begin(), from.executed.end(), std::back_inserter(into.executed));
+  from.clear();
+}
+
+}  // namespace
+
+struct EventLoop::Impl {
+  const ClusterConfig& config;
+  ReplicaId self;
+  Replica& core;
+  LmdbStorage& storage;
+  const Crypto& crypto;
+  EventLoopOptions options;
+  zmq::context_t context{1};
+  zmq::socket_t router{context, zmq::socket_type::router};
+  std::vector<zmq::socket_t> peers;  // indexed by replica id; self's slot unused
+  std::map<ClientId, std::string> client_routes;  // bounded: configured clients only
+  EventLoopStats stats;
+  TimeUs next_status_us = 0;
+
+  Impl(const ClusterConfig& c, ReplicaId s, Replica& r, LmdbStorage& st, const Crypto& cr, EventLoopOptions o)
+      : config(c), self(s), core(r), storage(st), crypto(cr), options(std::move(o)) {}
+
+  Result<void> open() {
+    const std::string& endpoint = config.replicas[self].endpoint;
+    try {
+      configure(router, config, options);
+      router.set(zmq::sockopt::router_handover, 1);  // a restarted peer/client takes its routing id back at once
+      router.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+      return fail(ErrorCode::io, "cannot bind " + endpoint + ": " + e.what());
+    }
+    const std::string my_routing_id = replica_routing_id(self);
+    for (const ReplicaInfo& peer : config.replicas) {
+      peers.emplace_back(context, zmq::socket_type::dealer);
+      if (peer.id == self) continue;
+      try {
+        configure(peers.back(), config, options);
+        peers.back().set(zmq::sockopt::routing_id, my_routing_id);
+        peers.back().connect(peer.endpoint);
+      } catch (const zmq::error_t& e) {
+        return fail(ErrorCode::io, "cannot connect to replica " + std::to_string(peer.id) + " at " + peer.endpoint +
+                                       ": " + e.what());
+      }
+    }
+    return {};
+  }
+
+  // Learns where client c's replies go, from a request c provably sent.
+  void learn_route(const zmq::message_t& routing_id, ByteView frame) {
+    const std::string_view rid(static_cast<const char*>(routing_id.data()), routing_id.size());
+    if (rid.starts_with(kReplicaRoutingPrefix)) return;
+    auto envelope = wire::decode_envelope(frame, config.max_frame_bytes);
+    if (!envelope || envelope->type != wire::MsgType::request || !envelope->sender.is_client()) return;
+    const ClientId c = envelope->sender.id;
+    if (config.find_client(c) == nullptr) return;
+    auto it = client_routes.find(c);
+    if (it != client_routes.end() && it->second == rid) return;  // known route: no second verification
+    // A request's signature covers its whole payload (wire::signed_part).
+    const Bytes input = wire::signing_input(envelope->type, envelope->sender, as_view(envelope->payload));
+    if (!crypto.verify(envelope->sender, as_view(input), as_view(envelope->authenticator))) return;
+    client_routes[c] = std::string(rid);
+  }
+
+  // Reads one [routing id, frame] message; false when none is waiting.
+  bool receive_one(TimeUs now, Effects& scratch, Effects& all) {
+    zmq::message_t routing_id;
+    if (!router.recv(routing_id, zmq::recv_flags::dontwait)) return false;
+    if (!routing_id.more()) return true;  // an empty message: nothing to feed
+    zmq::message_t frame;
+    if (!router.recv(frame, zmq::recv_flags::none)) return true;  // parts of a message arrive together
+    // Our peers and clients send exactly one frame; drain anything more
+    // without keeping it, so a malicious multipart message costs no memory.
+    while (frame.more()) {
+      zmq::message_t extra;
+      if (!router.recv(extra, zmq::recv_flags::none)) break;
+      ++stats.extra_parts_dropped;
+      if (!extra.more()) break;
+    }
+    ++stats.frames_in;
+    const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
+    learn_route(routing_id, bytes);
+    core.receive(now, bytes, scratch);
+    append(all, scratch);
+    return true;
+  }
+
+  void send_to_peer(ReplicaId to, const Bytes& frame) {
+    if (to >= peers.size() || to == self) return;
+    if (peers[to].send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+      ++stats.frames_out;
+    } else {
+      ++stats.frames_dropped;  // peer's queue is full (down or slow): the protocol retransmits
+    }
+  }
+
+  void send_to_client(ClientId c, const Bytes& frame) {
+    auto it = client_routes.find(c);
+    // No verified request from c yet: try the routing id synod's clients
+    // announce (replies are signed, so a wrong recipient learns nothing it
+    // could use; the ROUTER drops the reply if nobody has that id).
+    const std::string route = it != client_routes.end() ? it->second : client_routing_id(c);
+    // A ROUTER drops (does not block) a message for a gone or full peer.
+    if (!router.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++stats.frames_dropped;
+      return;
+    }
+    router.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    ++stats.frames_out;
+  }
+
+  void send_all(const std::vector<OutboundFrame>& frames) {
+    for (const OutboundFrame& out : frames) {
+      switch (out.to.kind) {
+        case Destination::Kind::replica:
+          send_to_peer(out.to.id, out.frame);
+          break;
+        case Destination::Kind::all_replicas:
+          for (ReplicaId r = 0; r < peers.size(); ++r) send_to_peer(r, out.frame);
+          break;
+        case Destination::Kind::client:
+          send_to_client(out.to.id, out.frame);
+          break;
+      }
+    }
+  }
+
+  std::chrono::milliseconds poll_timeout(TimeUs now) const {
+    const TimeUs deadline = core.next_deadline();
+    const TimeUs cap_us = TimeUs{options.max_poll_ms} * 1000;
+    const TimeUs wait_us = deadline <= now ? 0 : std::min(deadline - now, cap_us);
+    // Round up: waking a little late is fine, spinning before a deadline is not.
+    return std::chrono::milliseconds((wait_us + 999) / 1000);
+  }
+
+  Result<void> iteration() {
+    std::vector<zmq::pollitem_t> items{{router.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, poll_timeout(monotonic_now_us()));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return fail(ErrorCode::io, std::string("poll: ") + e.what());
+      return {};  // a signal: the caller checks its stop flag
+    }
+    Effects scratch;
+    Effects all;
+    std::size_t inputs = 0;
+    while (inputs < options.max_inputs_per_iteration && receive_one(monotonic_now_us(), scratch, all)) ++inputs;
+    const TimeUs now = monotonic_now_us();
+    if (now >= core.next_deadline()) {
+      core.tick(now, scratch);
+      append(all, scratch);
+    }
+    if (!all.persist.empty()) {
+      // Durable before visible: nothing of this iteration leaves before this commit.
+      if (auto r = storage.apply(all.persist); !r) return r;
+      ++stats.persist_transactions;
+      stats.persist_ops += all.persist.size();
+    }
+    send_all(all.send);
+    for (const ExecutedBatch& batch : all.executed) {
+      spdlog::debug("executed seq {} ({} requests)", batch.seq, batch.requests.size());
+    }
+    if (options.on_status && now >= next_status_us) {
+      next_status_us = now + TimeUs{options.status_interval_ms} * 1000;
+      options.on_status(core.status());
+    }
+    return {};
+  }
+};
+
+EventLoop::EventLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLoop::~EventLoop() = default;
+
+Result<std::unique_ptr<EventLoop>> EventLoop::create(const ClusterConfig& config, ReplicaId self, Replica& core,
+                                                     LmdbStorage& storage, const Crypto& crypto,
+                                                     EventLoopOptions options) {
+  if (self >= config.n()) return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " is not in the config");
+  auto impl = std::make_unique<Impl>(config, self, core, storage, crypto, std::move(options));
+  if (auto r = impl->open(); !r) return std::unexpected(r.error());
+  return std::unique_ptr<EventLoop>(new EventLoop(std::move(impl)));
+}
+
+Result<void> EventLoop::run(const std::atomic<bool>& stop) {
+  try {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (auto r = impl_->iteration(); !r) return r;
+    }
+  } catch (const zmq::error_t& e) {
+    return fail(ErrorCode::io, std::string("ZeroMQ: ") + e.what());
+  }
+  return {};
+}
+
+const EventLoopStats& EventLoop::stats() const { return impl_->stats; }
+
+}  // namespace synod::runtime

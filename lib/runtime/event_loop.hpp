@@ -1,0 +1,91 @@
+// runtime/event_loop.hpp — drives one protocol core against ZeroMQ sockets,
+// the monotonic clock and LMDB, on the calling thread.
+//
+// Sockets:
+//  * one ROUTER bound at this replica's endpoint: every inbound frame, from
+//    peers and clients alike, arrives here as [routing id, frame];
+//  * one DEALER per peer, connected to the peer's endpoint, for outbound
+//    replica frames (routing id "synod-replica:<self>", so frames a peer
+//    forwards on a client's behalf are never mistaken for the client);
+//  * client replies leave through the ROUTER to the routing id that client
+//    last sent an authenticated request from. The map holds configured
+//    clients only, so it is bounded by config.clients.size(); a routing id
+//    is (re)learnt only after the request's signature verifies, so a forged
+//    sender field cannot divert another client's replies. Before any such
+//    request, replies go to the id synod clients announce
+//    (runtime/routing_ids.hpp).
+// Every socket: ZMQ_MAXMSGSIZE = config.max_frame_bytes, bounded send and
+// receive high-water marks (a full peer queue drops the frame: the
+// protocols tolerate loss and retransmit), ZMQ_LINGER 0.
+//
+// One iteration (etcd-raft's Ready loop, with group commit):
+//   1. poll until a frame arrives or core.next_deadline() (capped, so a stop
+//      request is seen promptly);
+//   2. feed up to max_inputs_per_iteration frames to core.receive();
+//   3. core.tick() if its deadline has passed;
+//   4. storage.apply(every persist op of 2 and 3) — ONE transaction/fsync;
+//   5. only then send every frame of 2 and 3 (durable before visible).
+// A storage failure stops the loop with an error: sending frames whose
+// state is not durable could make this replica equivocate after a restart.
+// Bad frames are the core's business (it authenticates and counts them).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "runtime/lmdb_storage.hpp"
+#include "synod/config.hpp"
+#include "synod/replica.hpp"
+#include "synod/result.hpp"
+
+namespace synod::runtime {
+
+struct EventLoopOptions {
+  std::size_t max_inputs_per_iteration = 256;  // bounds the work (and persist batch) per fsync
+  int send_hwm = 10000;                        // frames queued per socket before dropping
+  int receive_hwm = 10000;
+  int reconnect_ivl_ms = 100;
+  int reconnect_ivl_max_ms = 2000;
+  std::uint32_t max_poll_ms = 100;  // how soon a stop request is noticed
+  // Called with the core's status at most once per status_interval_ms.
+  std::function<void(const ReplicaStatus&)> on_status;
+  std::uint32_t status_interval_ms = 1000;
+};
+
+struct EventLoopStats {
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t frames_dropped = 0;         // peer queue full, unknown client route
+  std::uint64_t extra_parts_dropped = 0;    // multipart messages with more than one frame
+  std::uint64_t persist_transactions = 0;
+  std::uint64_t persist_ops = 0;
+};
+
+// Monotonic microseconds (std::chrono::steady_clock), the time every core input gets.
+TimeUs monotonic_now_us();
+
+class EventLoop {
+ public:
+  // Binds and connects the sockets; the error names the endpoint.
+  static Result<std::unique_ptr<EventLoop>> create(const ClusterConfig& config, ReplicaId self, Replica& core,
+                                                   LmdbStorage& storage, const Crypto& crypto,
+                                                   EventLoopOptions options = {});
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs until `stop` becomes true (returns success) or storage fails.
+  Result<void> run(const std::atomic<bool>& stop);
+
+  const EventLoopStats& stats() const;
+
+ private:
+  struct Impl;
+  explicit EventLoop(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synod::runtime

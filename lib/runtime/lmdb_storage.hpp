@@ -1,0 +1,55 @@
+// runtime/lmdb_storage.hpp — a replica's durable state (synod::DurableState)
+// in one LMDB environment: one key/value pair per PersistOp key.
+//
+// Durability: the environment is opened without MDB_NOSYNC/MDB_NOMETASYNC,
+// so apply() returns only after the commit is fsync'ed. apply() takes any
+// number of ops — the event loop hands it every persist op gathered from
+// several inputs — and commits them in ONE write transaction (group commit:
+// one fsync for all of them, all or nothing).
+//
+// One LmdbStorage per data dir at a time (an flock on DIR/synod.lock, held
+// until destruction): a second open, in any process, fails.
+//
+// Not thread-safe: one event-loop thread owns it. Move-only.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <span>
+
+#include "synod/replica.hpp"
+#include "synod/result.hpp"
+
+namespace synod::runtime {
+
+// Default LMDB map size: the upper bound on the data file. LMDB reserves it
+// as address space (sparse file), so a large value costs nothing up front.
+inline constexpr std::size_t kDefaultMapBytes = std::size_t{1} << 30;
+
+class LmdbStorage {
+ public:
+  // Creates `dir` if needed and opens (or creates) the environment in it.
+  static Result<LmdbStorage> open(const std::filesystem::path& dir, std::size_t map_bytes = kDefaultMapBytes);
+
+  LmdbStorage(LmdbStorage&&) noexcept;
+  LmdbStorage& operator=(LmdbStorage&&) noexcept;
+  ~LmdbStorage();
+
+  // Everything stored, as the core persisted it.
+  Result<DurableState> load() const;
+
+  // Applies `ops` in order (value = put, nullopt = delete; deleting an
+  // absent key is fine) in one durable transaction. On error nothing of
+  // `ops` is stored; MDB_MAP_FULL is reported as such with the map size.
+  Result<void> apply(std::span<const PersistOp> ops);
+
+  std::size_t map_bytes() const;
+
+ private:
+  struct Env;
+  explicit LmdbStorage(std::unique_ptr<Env> env);
+  std::unique_ptr<Env> env_;
+};
+
+}  // namespace synod::runtime

@@ -1,0 +1,543 @@
+// synod-cluster — a local cluster's life cycle, for development and tests:
+//   init DIR   writes DIR/cluster.toml and every key pair (DIR/keys)
+//   up DIR     starts every replica that is not running (setsid, pid files
+//              in DIR/run, logs in DIR/logs, data in DIR/data)
+//   down DIR   SIGTERM, then SIGKILL after a bound
+//   ps DIR     what runs, and what each replica last reported (status.json)
+//   demo       a throw-away kv cluster under load that loses its primary /
+//              leader to kill -9 and gets it back
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "runtime/config_file.hpp"
+#include "synod/client.hpp"
+#include "synod/crypto/private_key.hpp"
+#include "synod/examples/kv.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Set by SIGINT/SIGTERM during `demo`, so an interrupted demo still stops
+// its replicas and removes its temp dir.
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) { g_interrupted.store(true); }
+
+// How long `down` waits for a replica to exit after SIGTERM before SIGKILL.
+constexpr auto kStopTimeout = 5s;
+
+int die(const std::string& message) {
+  std::fprintf(stderr, "synod-cluster: %s\n", message.c_str());
+  return 1;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+fs::path pid_file(const fs::path& dir, synod::ReplicaId id) {
+  return dir / "run" / ("replica-" + std::to_string(id) + ".pid");
+}
+fs::path log_file(const fs::path& dir, synod::ReplicaId id) {
+  return dir / "logs" / ("replica-" + std::to_string(id) + ".log");
+}
+fs::path status_file(const fs::path& dir, synod::ReplicaId id) {
+  return dir / "data" / ("replica-" + std::to_string(id)) / "status.json";
+}
+
+// A process counts as running unless it is gone or a zombie nobody reaped.
+bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+// The pid in the replica's pid file, if that process runs synod-replica.
+std::optional<pid_t> running_pid(const fs::path& dir, synod::ReplicaId id) {
+  const std::string text = read_text(pid_file(dir, id));
+  if (text.empty()) return std::nullopt;
+  const pid_t pid = static_cast<pid_t>(std::atol(text.c_str()));
+  if (!alive(pid)) return std::nullopt;
+  // A recycled pid belongs to something else: never signal it.
+  const std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  if (cmdline.find("synod-replica") == std::string::npos) return std::nullopt;
+  return pid;
+}
+
+fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+
+// ------------------------------------------------------------------ init
+
+synod::Result<void> save_key_pair(const fs::path& keys, const std::string& name, synod::SignatureScheme scheme) {
+  auto key = synod::crypto::PrivateKey::generate(scheme == synod::SignatureScheme::ed25519
+                                                     ? synod::crypto::Scheme::ed25519
+                                                     : synod::crypto::Scheme::ecdsa_p256);
+  if (!key) return synod::fail(synod::ErrorCode::crypto, key.error().message);
+  // save_pem_file writes private keys with mode 0600.
+  if (auto r = key->save_pem_file(keys / (name + ".key"), false); !r) {
+    return synod::fail(synod::ErrorCode::io, r.error().message);
+  }
+  auto pub = key->public_key();
+  if (!pub) return synod::fail(synod::ErrorCode::crypto, pub.error().message);
+  if (auto r = pub->save_pem_file(keys / (name + ".pub"), false); !r) {
+    return synod::fail(synod::ErrorCode::io, r.error().message);
+  }
+  return {};
+}
+
+synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, std::uint32_t f,
+                                 std::uint32_t clients, const std::string& host,
+                                 const std::vector<std::uint16_t>& ports) {
+  if (fs::exists(dir / "cluster.toml")) {
+    return synod::fail(synod::ErrorCode::invalid_argument, (dir / "cluster.toml").string() + " already exists");
+  }
+  synod::ClusterConfig config;
+  config.protocol = protocol;
+  config.f = f;
+  const std::uint32_t n = config.required_replicas();
+  if (ports.size() < n) return synod::fail(synod::ErrorCode::invalid_argument, "not enough ports");
+  std::error_code ec;
+  fs::create_directories(dir / "keys", ec);
+  if (ec) return synod::fail(synod::ErrorCode::io, "cannot create " + (dir / "keys").string() + ": " + ec.message());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (auto r = save_key_pair(dir / "keys", "replica-" + std::to_string(i), config.signature_scheme); !r) return r;
+    auto pem = read_text(dir / synod::runtime::replica_public_key_file(i));
+    config.replicas.push_back({i, "tcp://" + host + ":" + std::to_string(ports[i]), pem});
+  }
+  for (std::uint32_t c = 0; c < clients; ++c) {
+    if (auto r = save_key_pair(dir / "keys", "client-" + std::to_string(c), config.signature_scheme); !r) return r;
+    config.clients.push_back({c, read_text(dir / synod::runtime::client_public_key_file(c))});
+  }
+  if (auto v = config.validate(); !v) return v;
+  return synod::runtime::write_cluster_config(dir / "cluster.toml", config);
+}
+
+// Ports the kernel hands out now; free until someone else binds them.
+std::vector<std::uint16_t> free_ports(std::size_t count) {
+  std::vector<int> sockets;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < count; ++i) {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (s >= 0) ::close(s);
+      break;
+    }
+    sockets.push_back(s);  // held open until all are chosen, so they differ
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int s : sockets) ::close(s);
+  return ports;
+}
+
+// ------------------------------------------------------------------ up / down
+
+synod::Result<pid_t> start_replica(const fs::path& dir, synod::ReplicaId id, const std::string& app,
+                                   const std::string& log_level) {
+  std::error_code ec;
+  fs::create_directories(dir / "run", ec);
+  fs::create_directories(dir / "logs", ec);
+  const std::string binary = (self_dir() / "synod-replica").string();
+  const std::string config = (dir / "cluster.toml").string();
+  const std::string id_text = std::to_string(id);
+  const std::string log = log_file(dir, id).string();
+  const pid_t pid = ::fork();
+  if (pid < 0) return synod::fail(synod::ErrorCode::io, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setsid();  // its own session: survives the terminal and this tool
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), "--id", id_text.c_str(), "--app",
+            app.c_str(), "--log-level", log_level.c_str(), static_cast<char*>(nullptr));
+    std::fprintf(stderr, "synod-cluster: cannot exec %s: %s\n", binary.c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  std::ofstream(pid_file(dir, id), std::ios::trunc) << pid << "\n";
+  return pid;
+}
+
+// Reaps `pid` if it is our child (the demo), so alive() sees it gone.
+void reap(pid_t pid) {
+  int status = 0;
+  (void)::waitpid(pid, &status, WNOHANG);
+}
+
+bool stop_replica(const fs::path& dir, synod::ReplicaId id, int first_signal) {
+  auto pid = running_pid(dir, id);
+  if (!pid) return false;
+  ::kill(*pid, first_signal);
+  const auto until = std::chrono::steady_clock::now() + kStopTimeout;
+  while (std::chrono::steady_clock::now() < until) {
+    reap(*pid);
+    if (!alive(*pid)) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  if (alive(*pid)) {
+    ::kill(*pid, SIGKILL);
+    for (int i = 0; i < 100 && alive(*pid); ++i) {
+      reap(*pid);
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  std::error_code ec;
+  fs::remove(pid_file(dir, id), ec);
+  return true;
+}
+
+std::string last_line(const fs::path& file) {
+  std::istringstream in(read_text(file));
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+int cmd_up(const fs::path& dir, const std::string& app, std::optional<std::uint32_t> only, const std::string& level) {
+  auto config = synod::runtime::load_cluster_config(dir / "cluster.toml");
+  if (!config) return die(config.error().message);
+  std::vector<std::pair<synod::ReplicaId, pid_t>> started;
+  for (const auto& r : config->replicas) {
+    if (only && r.id != *only) continue;
+    if (auto pid = running_pid(dir, r.id)) {
+      std::printf("replica %u already running (pid %d)\n", r.id, *pid);
+      continue;
+    }
+    auto pid = start_replica(dir, r.id, app, level);
+    if (!pid) return die(pid.error().message);
+    started.emplace_back(r.id, *pid);
+  }
+  // A replica that fails at start-up (bad key, port taken) exits at once:
+  // report it here rather than leave a silent gap in the cluster.
+  std::this_thread::sleep_for(300ms);
+  int failures = 0;
+  for (auto [id, pid] : started) {
+    reap(pid);
+    if (alive(pid)) {
+      std::printf("replica %u started (pid %d, %s)\n", id, pid, config->replicas[id].endpoint.c_str());
+    } else {
+      ++failures;
+      std::fprintf(stderr, "synod-cluster: replica %u exited at start-up: %s\n", id,
+                   last_line(log_file(dir, id)).c_str());
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+int cmd_down(const fs::path& dir, std::optional<std::uint32_t> only) {
+  auto config = synod::runtime::load_cluster_config(dir / "cluster.toml");
+  if (!config) return die(config.error().message);
+  for (const auto& r : config->replicas) {
+    if (only && r.id != *only) continue;
+    if (stop_replica(dir, r.id, SIGTERM)) std::printf("replica %u stopped\n", r.id);
+  }
+  return 0;
+}
+
+// A field of the flat status.json our replicas write.
+std::string json_field(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\":";
+  const auto at = json.find(needle);
+  if (at == std::string::npos) return "";
+  auto begin = at + needle.size();
+  auto end = json.find_first_of(",}", begin);
+  std::string value = json.substr(begin, end - begin);
+  value.erase(std::remove(value.begin(), value.end(), '"'), value.end());
+  return value;
+}
+
+int cmd_ps(const fs::path& dir, bool json) {
+  auto config = synod::runtime::load_cluster_config(dir / "cluster.toml");
+  if (!config) return die(config.error().message);
+  if (json) std::printf("[");
+  for (const auto& r : config->replicas) {
+    const auto pid = running_pid(dir, r.id);
+    const std::string status = pid ? read_text(status_file(dir, r.id)) : "";
+    auto field = [&](const char* k) {
+      const std::string v = json_field(status, k);
+      return v.empty() ? std::string("-") : v;
+    };
+    if (json) {
+      std::string s = status;
+      while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+      std::printf("%s{\"id\":%u,\"endpoint\":\"%s\",\"running\":%s,\"pid\":%d,\"status\":%s}", r.id ? "," : "",
+                  r.id, r.endpoint.c_str(), pid ? "true" : "false", pid ? *pid : 0, s.empty() ? "null" : s.c_str());
+    } else {
+      if (r.id == 0) std::printf("%-3s %-8s %-26s %-6s %-7s %-7s %-13s\n", "ID", "PID", "ENDPOINT", "VIEW", "LEADER", "ROLE", "LAST_EXECUTED");
+      std::printf("%-3u %-8s %-26s %-6s %-7s %-7s %-13s\n", r.id, pid ? std::to_string(*pid).c_str() : "down",
+                  r.endpoint.c_str(), field("view").c_str(), field("leader").c_str(),
+                  !pid ? "-" : (field("is_leader") == "true" ? "leader" : "backup"), field("last_executed").c_str());
+    }
+  }
+  if (json) std::printf("]\n");
+  return 0;
+}
+
+// ------------------------------------------------------------------ demo
+
+struct Load {
+  std::mutex mutex;
+  std::vector<std::uint64_t> latencies_us;  // since the last progress line
+  std::uint64_t ops = 0;
+  std::uint64_t errors = 0;
+  std::atomic<bool> stop{false};
+  static constexpr std::size_t kMaxSamples = 1u << 20;  // bounded memory for a long demo
+
+  void record(std::uint64_t us) {
+    std::lock_guard lock(mutex);
+    ++ops;
+    if (latencies_us.size() < kMaxSamples) latencies_us.push_back(us);
+  }
+};
+
+std::uint64_t percentile(std::vector<std::uint64_t> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::uint64_t last_executed(const fs::path& dir, synod::ReplicaId id) {
+  const std::string v = json_field(read_text(status_file(dir, id)), "last_executed");
+  return v.empty() ? 0 : std::stoull(v);
+}
+
+std::optional<synod::ReplicaId> current_leader(const fs::path& dir, const synod::ClusterConfig& config) {
+  for (const auto& r : config.replicas) {
+    if (running_pid(dir, r.id) && json_field(read_text(status_file(dir, r.id)), "is_leader") == "true") return r.id;
+  }
+  return std::nullopt;
+}
+
+int cmd_demo(const std::string& protocol_name, std::uint32_t clients, std::uint32_t phase_s) {
+  auto protocol = synod::parse_protocol(protocol_name);
+  if (!protocol) return die(protocol.error().message);
+  struct sigaction action = {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  char pattern[] = "/tmp/synod-demo-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) return die("cannot create a temp dir");
+  const fs::path dir = pattern;
+  const std::uint32_t n = *protocol == synod::Protocol::pbft ? 4 : 3;
+  std::printf("== synod demo: %s, %u replicas (f=1), %u clients, kv app, cluster in %s\n", protocol_name.c_str(), n,
+              clients, dir.c_str());
+  auto cleanup = [&](int code) {
+    for (synod::ReplicaId i = 0; i < n; ++i) stop_replica(dir, i, SIGTERM);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return code;
+  };
+  if (auto r = init_cluster(dir, *protocol, 1, clients, "127.0.0.1", free_ports(n)); !r) {
+    return cleanup(die(r.error().message));
+  }
+  auto config = synod::runtime::load_cluster_config(dir / "cluster.toml");
+  if (!config) return cleanup(die(config.error().message));
+  if (cmd_up(dir, "kv", std::nullopt, "info") != 0) return cleanup(1);
+
+  Load load;
+  std::vector<std::thread> workers;
+  for (std::uint32_t c = 0; c < clients; ++c) {
+    workers.emplace_back([&, c] {
+      auto key = synod::crypto::PrivateKey::load_pem_file(dir / "keys" / ("client-" + std::to_string(c) + ".key"));
+      if (!key) return;
+      synod::ClientOptions options;
+      options.timeout = 10s;  // also bounds how long an interrupted demo waits for its clients
+      auto client = synod::Client::connect(*config, c, std::move(*key), options);
+      if (!client) return;
+      for (std::uint64_t i = 0; !load.stop.load(); ++i) {
+        const auto op = synod::examples::kv::encode_put("c" + std::to_string(c) + "-" + std::to_string(i % 1000),
+                                                        std::to_string(i));
+        if ((*client)->invoke(synod::as_view(op))) {
+          load.record(static_cast<std::uint64_t>((*client)->last_latency().count()));
+        } else {
+          std::lock_guard lock(load.mutex);
+          ++load.errors;
+        }
+      }
+    });
+  }
+
+  struct Row {
+    std::string phase;
+    std::uint64_t ops = 0;
+    double seconds = 0;
+    std::uint64_t p50 = 0, p99 = 0;
+  };
+  std::vector<Row> rows;
+  auto run_phase = [&](const std::string& name, std::uint32_t seconds, auto&& extra) {
+    Row row{name};
+    std::vector<std::uint64_t> phase_samples;
+    for (std::uint32_t s = 0; s < seconds && !g_interrupted; ++s) {
+      std::this_thread::sleep_for(1s);
+      std::vector<std::uint64_t> window;
+      std::uint64_t errors = 0;
+      {
+        std::lock_guard lock(load.mutex);
+        window.swap(load.latencies_us);
+        errors = load.errors;
+      }
+      row.ops += window.size();
+      row.seconds += 1;
+      phase_samples.insert(phase_samples.end(), window.begin(), window.end());
+      std::printf("\r[%-10s] %6zu ops/s  p50 %6.2f ms  p99 %7.2f ms  errors %llu  %s          ", name.c_str(),
+                  window.size(), static_cast<double>(percentile(window, 0.5)) / 1000.0,
+                  static_cast<double>(percentile(window, 0.99)) / 1000.0, static_cast<unsigned long long>(errors),
+                  extra().c_str());
+      std::fflush(stdout);
+    }
+    row.p50 = percentile(phase_samples, 0.5);
+    row.p99 = percentile(phase_samples, 0.99);
+    std::printf("\n");
+    rows.push_back(row);
+  };
+  auto nothing = [] { return std::string(); };
+
+  run_phase("warm-up", phase_s, nothing);
+  if (g_interrupted) phase_s = 0;  // skip straight to the clean-up
+  auto leader = current_leader(dir, *config);
+  const synod::ReplicaId victim = leader.value_or(0);
+  if (!g_interrupted) std::printf("== kill -9 replica %u (the %s)\n", victim, *protocol == synod::Protocol::pbft ? "primary" : "leader");
+  if (auto pid = running_pid(dir, victim); pid && !g_interrupted) {
+    ::kill(*pid, SIGKILL);
+    reap(*pid);
+  }
+  run_phase("failover", phase_s * 2, [&] {
+    auto l = current_leader(dir, *config);
+    return l ? "leader now " + std::to_string(*l) : std::string("no leader yet");
+  });
+  if (!g_interrupted) {
+    std::printf("== restart replica %u\n", victim);
+    cmd_up(dir, "kv", victim, "info");
+  }
+  run_phase("catch-up", phase_s * 2, [&] {
+    std::uint64_t best = 0;
+    for (const auto& r : config->replicas) best = std::max(best, last_executed(dir, r.id));
+    return "replica " + std::to_string(victim) + " executed " + std::to_string(last_executed(dir, victim)) + " / " +
+           std::to_string(best);
+  });
+  load.stop = true;
+  for (auto& w : workers) w.join();
+  if (g_interrupted) {
+    std::printf("\ninterrupted: stopping the cluster\n");
+    return cleanup(130);
+  }
+
+  std::printf("\n%-10s %10s %10s %10s %10s\n", "phase", "ops", "ops/s", "p50 ms", "p99 ms");
+  for (const auto& row : rows) {
+    std::printf("%-10s %10llu %10.0f %10.2f %10.2f\n", row.phase.c_str(), static_cast<unsigned long long>(row.ops),
+                static_cast<double>(row.ops) / std::max(1.0, row.seconds), static_cast<double>(row.p50) / 1000.0,
+                static_cast<double>(row.p99) / 1000.0);
+  }
+  std::printf("errors (timed-out invokes): %llu\n", static_cast<unsigned long long>(load.errors));
+  for (const auto& r : config->replicas) {
+    std::printf("replica %u: last executed %llu\n", r.id, static_cast<unsigned long long>(last_executed(dir, r.id)));
+  }
+  return cleanup(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"synod-cluster: create, start, stop and inspect a local synod cluster"};
+  cli.require_subcommand(1);
+
+  std::string dir;
+  std::string protocol = "pbft";
+  std::uint32_t f = 1, clients = 1, base_port = 7000;
+  std::string host = "127.0.0.1";
+  auto* init = cli.add_subcommand("init", "write DIR/cluster.toml and all keys");
+  init->add_option("DIR", dir)->required();
+  init->add_option("--protocol", protocol, "pbft or paxos")->check(CLI::IsMember({"pbft", "paxos"}));
+  init->add_option("--f", f, "faults tolerated (pbft: 3f+1 replicas, paxos: 2f+1)");
+  init->add_option("--clients", clients, "number of client identities");
+  init->add_option("--host", host, "replica host (all replicas on it)");
+  init->add_option("--base-port", base_port, "replica i listens on base-port + i (0: free ports picked now)");
+
+  std::string app = "kv", log_level = "info";
+  std::optional<std::uint32_t> id;
+  auto* up = cli.add_subcommand("up", "start every replica of DIR that is not running");
+  up->add_option("DIR", dir)->required();
+  up->add_option("--app", app, "kv or counter")->check(CLI::IsMember({"kv", "counter"}));
+  up->add_option("--id", id, "only this replica");
+  up->add_option("--log-level", log_level, "replica log level");
+
+  auto* down = cli.add_subcommand("down", "stop replicas (SIGTERM, SIGKILL after 5 s)");
+  down->add_option("DIR", dir)->required();
+  down->add_option("--id", id, "only this replica");
+
+  bool json = false;
+  auto* ps = cli.add_subcommand("ps", "list replicas, their pids and last reported status");
+  ps->add_option("DIR", dir)->required();
+  ps->add_flag("--json", json, "JSON output");
+
+  std::uint32_t demo_clients = 4, phase_s = 3;
+  auto* demo = cli.add_subcommand("demo", "temporary kv cluster under load; kill -9 the primary/leader; restart it");
+  demo->add_option("--protocol", protocol, "pbft or paxos")->check(CLI::IsMember({"pbft", "paxos"}));
+  demo->add_option("--clients", demo_clients, "concurrent clients");
+  demo->add_option("--phase-seconds", phase_s, "length of the warm-up phase (others are twice it)");
+  CLI11_PARSE(cli, argc, argv);
+
+  if (init->parsed()) {
+    auto p = synod::parse_protocol(protocol);
+    if (!p) return die(p.error().message);
+    synod::ClusterConfig probe;
+    probe.protocol = *p;
+    probe.f = f;
+    std::vector<std::uint16_t> ports;
+    if (base_port == 0) {
+      ports = free_ports(probe.required_replicas());  // tests: ports free right now
+    }
+    for (std::uint32_t i = 0; base_port != 0 && i < probe.required_replicas(); ++i) {
+      if (base_port + i > 65535) return die("--base-port too high for " + std::to_string(probe.required_replicas()) + " replicas");
+      ports.push_back(static_cast<std::uint16_t>(base_port + i));
+    }
+    if (auto r = init_cluster(dir, *p, f, clients, host, ports); !r) return die(r.error().message);
+    std::printf("wrote %s (%s, f=%u, %u replicas, %u clients)\n", (fs::path(dir) / "cluster.toml").c_str(),
+                protocol.c_str(), f, probe.required_replicas(), clients);
+    return 0;
+  }
+  if (up->parsed()) return cmd_up(fs::absolute(dir), app, id, log_level);
+  if (down->parsed()) return cmd_down(fs::absolute(dir), id);
+  if (ps->parsed()) return cmd_ps(fs::absolute(dir), json);
+  if (demo->parsed()) return cmd_demo(protocol, demo_clients, phase_s);
+  return 0;
+}

@@ -1,0 +1,149 @@
+// synod-replica — runs one replica of a cluster described by cluster.toml:
+// loads the config and this replica's private key, opens its LMDB data dir,
+// builds the protocol core the config names (pbft or paxos) around a bundled
+// application (kv or counter), and runs the ZeroMQ event loop until SIGTERM
+// or SIGINT. Every error is one line on stderr and a non-zero exit.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/config_file.hpp"
+#include "runtime/core_factory.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/lmdb_storage.hpp"
+#include "runtime/openssl_crypto.hpp"
+#include "synod/crypto/private_key.hpp"
+#include "synod/examples/counter.hpp"
+#include "synod/examples/kv.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction action = {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: zmq_poll returns EINTR and the loop sees the flag at once
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+int die(const std::string& message) {
+  std::fprintf(stderr, "synod-replica: %s\n", message.c_str());
+  return 1;
+}
+
+// status.json in the data dir, rewritten atomically once a second, so
+// `synod-cluster ps` can show what each replica believes without a wire
+// status message.
+void write_status(const std::filesystem::path& path, const synod::ReplicaStatus& s) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"protocol\":\"" << synod::to_string(s.protocol) << "\",\"id\":" << s.id << ",\"view\":" << s.view
+        << ",\"leader\":" << s.leader << ",\"is_leader\":" << (s.is_leader ? "true" : "false")
+        << ",\"changing_view\":" << (s.changing_view ? "true" : "false") << ",\"last_executed\":" << s.last_executed
+        << ",\"stable_checkpoint\":" << s.stable_checkpoint << ",\"view_changes\":" << s.view_changes
+        << ",\"state_transfers\":" << s.state_transfers << "}\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"synod-replica: run one replica of a synod cluster"};
+  std::string config_path;
+  std::uint32_t id = 0;
+  std::string data_dir;
+  std::string app_name = "kv";
+  std::string log_level = "info";
+  std::string key_path;
+  std::size_t map_mib = synod::runtime::kDefaultMapBytes >> 20;
+  cli.add_option("--config", config_path, "cluster.toml")->required();
+  cli.add_option("--id", id, "this replica's id (0..n-1)")->required();
+  cli.add_option("--data", data_dir, "LMDB data dir (default: DIR/data/replica-<id>, DIR = the config's folder)");
+  cli.add_option("--app", app_name, "bundled application: kv or counter")->check(CLI::IsMember({"kv", "counter"}));
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  cli.add_option("--key", key_path, "private key (default: DIR/keys/replica-<id>.key)");
+  cli.add_option("--map-mib", map_mib, "LMDB map size in MiB (the data file's maximum size)");
+  CLI11_PARSE(cli, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e [replica " + std::to_string(id) + "] %l: %v");
+
+  auto config = synod::runtime::load_cluster_config(config_path);
+  if (!config) return die(config.error().message);
+  if (id >= config->n()) {
+    return die("--id " + std::to_string(id) + " is not a replica of " + config_path + " (ids 0.." +
+               std::to_string(config->n() - 1) + ")");
+  }
+  const std::filesystem::path dir = std::filesystem::path(config_path).parent_path();
+  if (key_path.empty()) key_path = (dir / "keys" / ("replica-" + std::to_string(id) + ".key")).string();
+  if (data_dir.empty()) data_dir = (dir / "data" / ("replica-" + std::to_string(id))).string();
+
+  auto key = synod::crypto::PrivateKey::load_pem_file(key_path);
+  if (!key) return die("private key " + key_path + ": " + key.error().message);
+  auto crypto = synod::runtime::OpenSslCrypto::from_config(*config, std::move(*key));
+  if (!crypto) return die(crypto.error().message);
+
+  auto storage = synod::runtime::LmdbStorage::open(data_dir, map_mib << 20);
+  if (!storage) return die(storage.error().message);
+  auto durable = storage->load();
+  if (!durable) return die(durable.error().message);
+
+  std::unique_ptr<synod::StateMachine> app;
+  if (app_name == "kv") {
+    app = std::make_unique<synod::examples::KvStore>();
+  } else {
+    app = std::make_unique<synod::examples::Counter>();
+  }
+  const std::uint64_t seed = std::random_device{}();
+  auto core = synod::runtime::make_core(*config, id, **crypto, *app, *durable, seed);
+  if (!core) return die("cannot start the " + std::string(synod::to_string(config->protocol)) +
+                        " core from " + data_dir + ": " + core.error().message);
+
+  synod::runtime::EventLoopOptions options;
+  const auto status_path = std::filesystem::path(data_dir) / "status.json";
+  std::optional<synod::ReplicaStatus> last;
+  options.on_status = [&](const synod::ReplicaStatus& s) {
+    write_status(status_path, s);
+    // The once-a-second status doubles as the operator's view-change log.
+    if (!last || last->view != s.view || last->leader != s.leader) {
+      spdlog::info("view {}: leader is replica {}{}", s.view, s.leader, s.is_leader ? " (this replica)" : "");
+    }
+    if (last && s.state_transfers > last->state_transfers) {
+      spdlog::info("state transfer: now at checkpoint {}", s.stable_checkpoint);
+    }
+    last = s;
+  };
+  auto loop = synod::runtime::EventLoop::create(*config, id, **core, *storage, **crypto, std::move(options));
+  if (!loop) return die(loop.error().message);
+
+  install_signal_handlers();
+  spdlog::info("{} replica {} of {} at {} (app {}, data {}, {} durable records)", synod::to_string(config->protocol),
+               id, config->n(), config->replicas[id].endpoint, app_name, data_dir, durable->size());
+  auto result = (*loop)->run(g_stop);
+  const auto& stats = (*loop)->stats();
+  const auto status = (*core)->status();
+  spdlog::info("stopping: view {}, last executed {}, frames in {} out {} dropped {}, {} fsyncs for {} persist ops",
+               status.view, status.last_executed, stats.frames_in, stats.frames_out, stats.frames_dropped,
+               stats.persist_transactions, stats.persist_ops);
+  if (!result) return die(result.error().message);
+  return 0;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Process-level fault test (tests/process): a real cluster on loopback,
+# started with synod-cluster, written to with synod-client while its primary
+# (pbft) / leader (paxos) is killed with SIGKILL and later restarted. Checks
+# that every acknowledged write is readable afterwards, also once another
+# replica is killed so that the restarted one must take part in the quorum
+# (it must have recovered its durable state and caught up).
+#
+# usage: kill_primary_test.sh BIN_DIR pbft|paxos
+# Bounded: a watchdog ends the test after WATCHDOG_S; every replica is
+# killed by the pid in its pid file on any exit.
+set -euo pipefail
+BIN=$1
+PROTOCOL=$2
+WATCHDOG_S=${WATCHDOG_S:-150}
+WRITES=${WRITES:-40}
+
+DIR=$(mktemp -d /tmp/synod-process-XXXXXX)
+cleanup() {
+  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
+  for f in "$DIR"/run/*.pid; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null || true
+  [ -n "${WRITER:-}" ] && kill "$WRITER" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'echo "FAIL: watchdog: test ran over ${WATCHDOG_S}s" >&2; exit 1' TERM
+# The watchdog kills its own sleep when stopped, and holds no pipe ctest reads.
+(
+  trap 'kill "$SLEEPER" 2>/dev/null; exit 0' TERM
+  sleep "$WATCHDOG_S" &
+  SLEEPER=$!
+  wait "$SLEEPER"
+  kill -TERM $$
+) >/dev/null 2>&1 &
+WATCHDOG=$!
+
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$DIR"/logs/*.log; do echo "--- $log" >&2; tail -5 "$log" >&2 || true; done
+  exit 1
+}
+cli() { "$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 20000 "$@"; }
+leader() { "$BIN/synod-cluster" ps "$DIR" | awk '$6 == "leader" { print $1 }' | head -1; }
+
+"$BIN/synod-cluster" init "$DIR" --protocol "$PROTOCOL" --clients 2 --base-port 0 >/dev/null
+"$BIN/synod-cluster" up "$DIR" >/dev/null || fail "cluster did not start"
+
+cli put first one >/dev/null || fail "first put"
+[ "$(cli get first)" = one ] || fail "get after put"
+if cli get absent 2>/dev/null; then fail "get of an absent key succeeded"; fi
+
+# Wait (bounded) for a replica to report itself leader in status.json.
+for _ in $(seq 1 50); do L=$(leader); [ -n "$L" ] && break; sleep 0.1; done
+[ -n "$L" ] || fail "no replica reports itself primary/leader"
+echo "leader before the kill: replica $L"
+
+# Sequential writes; only acknowledged ones are recorded.
+: > "$DIR/acked"
+(
+  for i in $(seq 1 "$WRITES"); do
+    if cli --client 1 put "key$i" "value$i" >/dev/null 2>&1; then echo "key$i" >> "$DIR/acked"; fi
+  done
+) &
+WRITER=$!
+
+# Kill the leader once a few writes are acknowledged.
+for _ in $(seq 1 100); do [ "$(wc -l < "$DIR/acked")" -ge 5 ] && break; sleep 0.1; done
+kill -9 "$(cat "$DIR/run/replica-$L.pid")"
+echo "killed replica $L after $(wc -l < "$DIR/acked") acknowledged writes"
+sleep 3
+"$BIN/synod-cluster" up "$DIR" --id "$L" >/dev/null || fail "restart of replica $L"
+wait "$WRITER" || true
+WRITER=
+ACKED=$(wc -l < "$DIR/acked")
+echo "$ACKED of $WRITES writes acknowledged"
+[ "$ACKED" -ge $((WRITES / 2)) ] || fail "too few writes acknowledged across the failover ($ACKED)"
+
+# Now make the restarted replica necessary: kill another one that is not
+# the current leader (f = 1, so the cluster must answer with the rest).
+sleep 2
+NOW=$(leader)
+OTHER=
+for r in $(seq 0 9); do
+  [ -f "$DIR/run/replica-$r.pid" ] || continue
+  if [ "$r" != "$L" ] && [ "$r" != "$NOW" ]; then OTHER=$r; break; fi
+done
+[ -n "$OTHER" ] || fail "no replica to kill"
+kill -9 "$(cat "$DIR/run/replica-$OTHER.pid")"
+echo "killed replica $OTHER; reading every acknowledged write"
+
+while read -r key; do
+  got=$(cli get "$key") || fail "get $key"
+  [ "$got" = "value${key#key}" ] || fail "$key = '$got', expected 'value${key#key}'"
+done < "$DIR/acked"
+[ "$(cli get first)" = one ] || fail "first write lost"
+echo "PASS: $PROTOCOL, $ACKED acknowledged writes all readable"
