@@ -52,7 +52,8 @@ void PbftReplica::on_checkpoint(ReplicaId from, const wire::Checkpoint& cp, cons
   const VoteOutcome outcome = checkpoint_votes_[cp.seq].add(from, cp.state_digest, std::move(vote));
   if (outcome == VoteOutcome::conflicting) return reject(Rejection::conflicting);
   try_stable(cp.seq);
-  maybe_propose();  // the window may have moved
+  adopt_new_view_order();  // the window may have moved
+  maybe_propose();
 }
 
 void PbftReplica::try_stable(Seq seq) {
@@ -152,8 +153,10 @@ void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& s
   make_stable(ss.seq, *digest, ss.proof);
   drop_executed_requests();
   send(Destination::all_replicas(), frame_of(message));
-  // Then the batches committed after it.
+  // Then the batches committed after it, and the NEW-VIEW order that the
+  // moved window now reaches.
   send_fetch_batches(from);
+  adopt_new_view_order();
   execute_ready();
   maybe_propose();
 }

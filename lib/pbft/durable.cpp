@@ -134,7 +134,14 @@ Result<void> PbftReplica::restore(const DurableState& durable) {
     own_view_change_frame_ = *vc;
   }
   if (!active_ && !own_view_change_frame_) return fail(ErrorCode::corrupt, "durable state: changing view without a view change");
-  if (const Bytes* nv = find("nv")) new_view_frame_ = *nv;
+  if (const Bytes* nv = find("nv")) {
+    auto env = wire::decode_envelope(*nv, config_.max_frame_bytes);
+    if (!env || env->type != wire::MsgType::new_view) return fail(ErrorCode::corrupt, "durable state: bad new view");
+    auto m = wire::decode<wire::NewView>(env->payload);
+    if (!m || m->view != view_) return fail(ErrorCode::corrupt, "durable state: new view for another view");
+    new_view_frame_ = *nv;
+    if (active_) new_view_order_ = m->pre_prepares;
+  }
 
   for (auto it = durable.lower_bound(std::string(kEntryPrefix));
        it != durable.end() && it->first.starts_with(kEntryPrefix); ++it) {
@@ -147,10 +154,13 @@ Result<void> PbftReplica::restore(const DurableState& durable) {
     if (seq > low_ + config_.window) return fail(ErrorCode::corrupt, "durable state: entry beyond the window");
     if (auto ok = restore_entry(seq, it->second); !ok) return ok;
   }
+  // A primary never reuses a seq it assigned in this view: not those of its
+  // log, nor those its NEW-VIEW's O assigned beyond its window.
   next_seq_ = low_ + 1;
   for (const auto& [seq, e] : log_) {
     if (e.pre_prepare && e.view == view_ && e.pre_prepare->signer == self_) next_seq_ = std::max(next_seq_, seq + 1);
   }
+  for (const auto& pp : new_view_order_) next_seq_ = std::max(next_seq_, pp.message.seq + 1);
   return {};
 }
 

@@ -197,11 +197,17 @@ void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env
 }
 
 void PbftReplica::arm_request_timer() {
+  // PROTOCOL.md: a backup's timer runs for a pending request until that
+  // request executes; then it restarts for another waiting one. Progress of
+  // other clients does not reset it, so a primary censoring one client is
+  // still replaced.
   if (!active_ || is_primary() || pending_.empty()) {
     request_deadline_ = kNever;
     return;
   }
-  if (request_deadline_ == kNever) request_deadline_ = now_ + view_change_timeout_us_;
+  if (request_deadline_ != kNever && pending_.contains(timed_arrival_)) return;
+  timed_arrival_ = pending_.begin()->first;
+  request_deadline_ = now_ + view_change_timeout_us_;
 }
 
 void PbftReplica::maybe_propose() {
@@ -415,9 +421,8 @@ void PbftReplica::execute(Seq seq, Entry& e, const Batch& batch) {
   out_->executed.push_back(std::move(done));
   drop_executed_requests();
   if (executed_a_request) {
-    // Progress: the view-change timer restarts and T returns to its base.
+    // Progress in this view: T returns to its base.
     view_change_timeout_us_ = base_view_change_timeout_us_;
-    request_deadline_ = kNever;
     arm_request_timer();
   }
   if (seq % config_.checkpoint_interval == 0) take_checkpoint(seq);

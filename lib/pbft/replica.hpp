@@ -110,6 +110,7 @@ class PbftReplica final : public Replica {
   void install_new_view(const NewViewPlan& plan, const std::vector<Signed<wire::PrePrepareHeader>>& o,
                         Bytes new_view_frame);
   void help_lagging(ReplicaId to);
+  void adopt_new_view_order();
 
   // ---- timers (replica.cpp)
   void on_retransmit();
@@ -163,6 +164,7 @@ class PbftReplica final : public Replica {
   std::map<ReplicaId, Signed<wire::ViewChange>> view_changes_;  // newest per replica
   std::optional<Bytes> own_view_change_frame_;
   std::optional<Bytes> new_view_frame_;  // NEW-VIEW of view_ (to help lagging replicas)
+  std::vector<Signed<wire::PrePrepareHeader>> new_view_order_;  // its O, adopted as the window reaches it
   TimeUs view_change_timeout_us_;        // T, doubled per failed view change
   std::uint64_t view_changes_installed_ = 0;
 
@@ -210,6 +212,7 @@ class PbftReplica final : public Replica {
   // Timers (PROTOCOL.md: T with exponential backoff; batching timeout).
   TimeUs batch_deadline_ = kNever;
   TimeUs request_deadline_ = kNever;   // backup waiting for a request to execute
+  std::uint64_t timed_arrival_ = 0;    // the pending request request_deadline_ is for
   TimeUs new_view_deadline_ = kNever;  // 2f+1 VIEW-CHANGEs seen, waiting for NEW-VIEW
   TimeUs retransmit_deadline_ = kNever;
 

@@ -10,6 +10,7 @@ void PbftReplica::start_view_change(View target) {
   SYNOD_ASSERT(target > view_, "view changes only move forward");
   view_ = target;
   active_ = false;
+  new_view_order_.clear();
   request_deadline_ = kNever;
   batch_deadline_ = kNever;
   new_view_deadline_ = kNever;
@@ -130,6 +131,25 @@ void PbftReplica::on_new_view(ReplicaId from, const wire::NewView& nv, const Byt
   install_new_view(plan, nv.pre_prepares, Bytes(frame.begin(), frame.end()));
 }
 
+void PbftReplica::adopt_new_view_order() {
+  if (!active_) return;
+  for (const auto& pp : new_view_order_) {
+    const Seq seq = pp.message.seq;
+    if (!in_window(seq)) continue;
+    Entry& e = log_[seq];
+    enter_view(e);
+    if (e.pre_prepare) continue;  // adopted before
+    e.pre_prepare = pp;
+    prune_batches(e);
+    if (is_primary()) {
+      persist_entry(seq, e);
+    } else {
+      send_prepare(seq, e);
+    }
+    check_prepared(seq);
+  }
+}
+
 void PbftReplica::install_new_view(const NewViewPlan& plan, const std::vector<Signed<wire::PrePrepareHeader>>& o,
                                    Bytes new_view_frame) {
   SYNOD_ASSERT(plan.view == view_ && !active_, "a NEW-VIEW is installed for the view being changed to");
@@ -153,29 +173,16 @@ void PbftReplica::install_new_view(const NewViewPlan& plan, const std::vector<Si
   // Old-view pre-prepares and votes are void; certificates and commit
   // proofs stay.
   for (auto& [seq, e] : log_) enter_view(e);
-  for (const auto& pp : o) {
-    const Seq seq = pp.message.seq;
-    if (seq <= low_ || seq > low_ + config_.window) continue;
-    Entry& e = log_[seq];
-    enter_view(e);
-    e.pre_prepare = pp;
-    prune_batches(e);
-    if (is_primary()) {
-      persist_entry(seq, e);
-    } else {
-      send_prepare(seq, e);
-    }
-  }
+  new_view_order_ = o;
+  adopt_new_view_order();
   // The new primary continues right after O: seqs above max_s carry no
-  // pre-prepare in this view, and a gap would stall execution.
+  // pre-prepare in this view, and a gap would stall execution. (O entries
+  // beyond a lagging replica's window are adopted once its window moves.)
   next_seq_ = std::max(plan.max_s, low_) + 1;
   // Requests not executed yet are proposed again by the new primary.
   for (auto& [arrival, p] : pending_) p.proposed = false;
   request_deadline_ = kNever;
   arm_request_timer();
-  for (const auto& pp : o) {
-    if (log_.contains(pp.message.seq)) check_prepared(pp.message.seq);
-  }
   if (is_primary()) maybe_propose();
   execute_ready();
 }
