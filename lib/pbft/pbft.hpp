@@ -20,7 +20,6 @@ struct Bugs {
   bool forget_prepared_on_restart = false;     // prepared certificates not persisted
   bool skip_request_authentication = false;    // batch requests accepted without checking signatures
   bool execute_duplicates = false;             // no at-most-once filter on (client, t)
-  bool checkpoint_stable_on_f_plus_1 = false;  // checkpoint stable (and proof accepted) on f+1
 };
 
 // `config` must validate() and use Protocol::pbft; `self` < n. `crypto` signs

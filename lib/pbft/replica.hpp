@@ -128,7 +128,7 @@ class PbftReplica final : public Replica {
   bool is_primary() const { return primary(view_) == self_; }
   bool in_window(Seq s) const { return s > low_ && s <= low_ + config_.window; }
   std::size_t commit_quorum() const { return bugs_.commit_quorum_f_plus_1 ? f_ + 1 : 2 * f_ + 1; }
-  std::size_t checkpoint_quorum() const { return bugs_.checkpoint_stable_on_f_plus_1 ? f_ + 1 : 2 * f_ + 1; }
+  std::size_t checkpoint_quorum() const { return 2 * f_ + 1; }
   Principal me() const { return Principal::replica(self_); }
   Digest batch_digest(const Batch& batch) const;
   const Batch* find_batch(const Entry& e, const Digest& d) const;
