@@ -1,6 +1,7 @@
 #include "synod/client.hpp"
 
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "client/session.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "runtime/routing_ids.hpp"
+#include "wire/codec.hpp"
 
 namespace synod {
 namespace {
@@ -73,6 +75,71 @@ struct Client::Impl {
       }
     }
     return false;
+  }
+
+  Result<std::vector<ReplicaReport>> status(std::chrono::milliseconds timeout) {
+    std::vector<ReplicaReport> reports(config.n());
+    for (ReplicaId r = 0; r < reports.size(); ++r) reports[r].id = r;
+    // A fresh nonce per call, so a late answer to an earlier call never counts.
+    const std::uint64_t nonce = (std::uint64_t{std::random_device{}()} << 32) ^ static_cast<std::uint64_t>(monotonic_us());
+    const Bytes frame = wire::make_frame(Principal::client(self), wire::StatusRequest{nonce},
+                                         [this](ByteView data) { return crypto->sign(data); });
+    for (auto& socket : sockets) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    std::vector<zmq::pollitem_t> items;
+    for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+    const TimeUs give_up = monotonic_us() + static_cast<TimeUs>(timeout.count()) * 1000;
+    std::size_t answered = 0;
+    while (answered < reports.size()) {
+      const TimeUs now = monotonic_us();
+      if (now >= give_up) break;
+      try {
+        zmq::poll(items, std::chrono::milliseconds((give_up - now + 999) / 1000));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return fail(ErrorCode::io, std::string("poll: ") + e.what());
+      }
+      for (ReplicaId r = 0; r < sockets.size(); ++r) {
+        for (int i = 0; i < 1024; ++i) {  // bounded per wake-up, like drain()
+          zmq::message_t reply;
+          if (!sockets[r].recv(reply, zmq::recv_flags::dontwait)) break;
+          if (reports[r].reachable) continue;
+          if (accept_status(r, ByteView(static_cast<const std::uint8_t*>(reply.data()), reply.size()), nonce,
+                            reports[r])) {
+            ++answered;
+          }
+        }
+      }
+    }
+    return reports;
+  }
+
+  // Untrusted: a status reply counts only if replica r signed it for this nonce.
+  bool accept_status(ReplicaId r, ByteView frame, std::uint64_t nonce, ReplicaReport& report) const {
+    auto envelope = wire::decode_envelope(frame, config.max_frame_bytes);
+    if (!envelope || envelope->type != wire::MsgType::status_reply || envelope->sender != Principal::replica(r)) {
+      return false;
+    }
+    auto decoded = wire::decode<wire::StatusReply>(envelope->payload);
+    if (!decoded || decoded->nonce != nonce) return false;
+    if (decoded->protocol != static_cast<std::uint8_t>(Protocol::pbft) &&
+        decoded->protocol != static_cast<std::uint8_t>(Protocol::paxos)) {
+      return false;
+    }
+    const Bytes input = wire::signing_input(envelope->type, envelope->sender, envelope->payload);
+    if (!crypto->verify(envelope->sender, input, envelope->authenticator)) return false;
+    const wire::StatusReply& s = *decoded;
+    report.reachable = true;
+    report.protocol = static_cast<Protocol>(s.protocol);
+    report.view = s.view;
+    report.leader = s.leader;
+    report.is_leader = s.is_leader;
+    report.changing_view = s.changing_view;
+    report.last_executed = s.last_executed;
+    report.stable_checkpoint = s.stable_checkpoint;
+    report.state_digest = s.state_digest;
+    report.view_changes = s.view_changes;
+    report.state_transfers = s.state_transfers;
+    report.rejected = s.rejected;
+    return true;
   }
 
   Result<Bytes> invoke(ByteView op, bool read_only) {
@@ -158,6 +225,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClusterConfig& config, Cli
 }
 
 Result<Bytes> Client::invoke(ByteView op, bool read_only) { return impl_->invoke(op, read_only); }
+Result<std::vector<ReplicaReport>> Client::status(std::chrono::milliseconds timeout) {
+  return impl_->status(timeout);
+}
 std::chrono::microseconds Client::last_latency() const { return impl_->last_latency; }
 ClientStats Client::stats() const { return impl_->stats; }
 ClientId Client::id() const { return impl_->self; }

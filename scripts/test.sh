@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # synod's one test command (CI runs exactly this through .ci/run):
 #   a. install the Debian packages synod needs (scripts/install-deps.sh)
-#   b. build/       RelWithDebInfo, warnings as errors; run every test
+#   b. build/       RelWithDebInfo, warnings as errors; run every test; then
+#                   install it and build and run examples/embed against it
 #   c. build-asan/  address + undefined-behaviour sanitizers; every test but
 #                   those labelled `slow`
 #   d. build-fuzz/  clang: builds target synod_fuzz (the libFuzzer targets)
@@ -83,6 +84,17 @@ step_done
 step "b. build/ (RelWithDebInfo, -Werror) and all tests"
 build build
 run_ctest build --no-tests=error
+step_done
+
+# The installed package: cmake --install, then examples/embed, a separate
+# project, finds it with find_package(synod) and runs.
+step "b2. examples/embed against the installed synod (scripts/check-embed.sh)"
+if SYNOD_BUILD_DIR=build scripts/check-embed.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  exit 1
+fi
 step_done
 
 if [ "${SYNOD_TEST_SKIP_ASAN:-0}" = 1 ]; then

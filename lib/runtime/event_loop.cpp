@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -83,19 +86,62 @@ struct EventLoop::Impl {
   }
 
   // Learns where client c's replies go, from a request c provably sent.
-  void learn_route(const zmq::message_t& routing_id, ByteView frame) {
-    const std::string_view rid(static_cast<const char*>(routing_id.data()), routing_id.size());
+  void learn_route(std::string_view rid, const wire::Envelope& envelope) {
     if (rid.starts_with(kReplicaRoutingPrefix)) return;
-    auto envelope = wire::decode_envelope(frame, config.max_frame_bytes);
-    if (!envelope || envelope->type != wire::MsgType::request || !envelope->sender.is_client()) return;
-    const ClientId c = envelope->sender.id;
+    if (envelope.type != wire::MsgType::request || !envelope.sender.is_client()) return;
+    const ClientId c = envelope.sender.id;
     if (config.find_client(c) == nullptr) return;
     auto it = client_routes.find(c);
     if (it != client_routes.end() && it->second == rid) return;  // known route: no second verification
     // A request's signature covers its whole payload (wire::signed_part).
-    const Bytes input = wire::signing_input(envelope->type, envelope->sender, as_view(envelope->payload));
-    if (!crypto.verify(envelope->sender, as_view(input), as_view(envelope->authenticator))) return;
+    const Bytes input = wire::signing_input(envelope.type, envelope.sender, as_view(envelope.payload));
+    if (!crypto.verify(envelope.sender, as_view(input), as_view(envelope.authenticator))) return;
     client_routes[c] = std::string(rid);
+  }
+
+  // Answers a configured client's signed STATUS-REQUEST from core.status(),
+  // to the routing id it came from. The core never sees these: status is an
+  // operator's question to this process, not part of either protocol. Only
+  // configured clients get an answer (one verify and one sign per request,
+  // the same cost a request has), anything else is dropped and counted.
+  // The answer reveals no vote, so it need not wait for this iteration's
+  // persist (durable before visible is about protocol messages).
+  void answer_status(std::string_view rid, const wire::Envelope& envelope) {
+    ++stats.status_requests;
+    const Principal sender = envelope.sender;
+    auto request = wire::decode_message(envelope);
+    if (!sender.is_client() || config.find_client(sender.id) == nullptr || !request ||
+        !std::holds_alternative<wire::StatusRequest>(*request)) {
+      ++stats.status_rejected;
+      return;
+    }
+    const Bytes input = wire::signing_input(envelope.type, sender, as_view(envelope.payload));
+    if (!crypto.verify(sender, as_view(input), as_view(envelope.authenticator))) {
+      ++stats.status_rejected;
+      return;
+    }
+    const ReplicaStatus status = core.status();
+    wire::StatusReply reply;
+    reply.nonce = std::get<wire::StatusRequest>(*request).nonce;
+    reply.protocol = static_cast<std::uint8_t>(status.protocol);
+    reply.view = status.view;
+    reply.leader = status.leader;
+    reply.is_leader = status.is_leader;
+    reply.changing_view = status.changing_view;
+    reply.last_executed = status.last_executed;
+    reply.stable_checkpoint = status.stable_checkpoint;
+    reply.state_digest = status.state_digest;
+    reply.view_changes = status.view_changes;
+    reply.state_transfers = status.state_transfers;
+    reply.rejected.assign(std::begin(status.rejected), std::end(status.rejected));
+    const Bytes frame =
+        wire::make_frame(Principal::replica(self), reply, [this](ByteView data) { return crypto.sign(data); });
+    if (!router.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++stats.frames_dropped;
+      return;
+    }
+    router.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    ++stats.frames_out;
   }
 
   // Reads one [routing id, frame] message; false when none is waiting.
@@ -115,7 +161,15 @@ struct EventLoop::Impl {
     }
     ++stats.frames_in;
     const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
-    learn_route(routing_id, bytes);
+    const std::string_view rid(static_cast<const char*>(routing_id.data()), routing_id.size());
+    // Decoded here only to route it; the core decodes (and counts) frames itself.
+    if (auto envelope = wire::decode_envelope(bytes, config.max_frame_bytes)) {
+      if (envelope->type == wire::MsgType::status_request) {
+        answer_status(rid, *envelope);
+        return true;
+      }
+      learn_route(rid, *envelope);
+    }
     core.receive(now, bytes, scratch);
     append(all, scratch);
     return true;

@@ -28,6 +28,8 @@
 // A storage failure stops the loop with an error: sending frames whose
 // state is not durable could make this replica equivocate after a restart.
 // Bad frames are the core's business (it authenticates and counts them).
+// The exception: a client's STATUS-REQUEST is answered by the loop itself
+// from core.status() (see answer_status in event_loop.cpp).
 #pragma once
 
 #include <atomic>
@@ -62,6 +64,8 @@ struct EventLoopStats {
   std::uint64_t extra_parts_dropped = 0;    // multipart messages with more than one frame
   std::uint64_t persist_transactions = 0;
   std::uint64_t persist_ops = 0;
+  std::uint64_t status_requests = 0;  // STATUS-REQUESTs answered by the loop, never fed to the core
+  std::uint64_t status_rejected = 0;  // of those: unknown client, bad signature, malformed
 };
 
 // Monotonic microseconds (std::chrono::steady_clock), the time every core input gets.

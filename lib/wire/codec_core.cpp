@@ -32,6 +32,8 @@ const char* to_string(MsgType t) {
     case MsgType::heartbeat: return "heartbeat";
     case MsgType::catch_up_request: return "catch-up-request";
     case MsgType::catch_up: return "catch-up";
+    case MsgType::status_request: return "status-request";
+    case MsgType::status_reply: return "status-reply";
   }
   return "unknown";
 }

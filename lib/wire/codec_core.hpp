@@ -57,6 +57,8 @@ constexpr bool is_known(MsgType t) {
     case MsgType::heartbeat:
     case MsgType::catch_up_request:
     case MsgType::catch_up:
+    case MsgType::status_request:
+    case MsgType::status_reply:
       return true;
   }
   return false;
@@ -102,6 +104,8 @@ constexpr bool is_known(Principal::Kind k) {
   X(Heartbeat)                    \
   X(CatchUpRequest)               \
   X(CatchUp)                      \
+  X(StatusRequest)                \
+  X(StatusReply)                  \
   X(PrePrepareHeader)             \
   X(Signed<PrePrepareHeader>)     \
   X(Signed<Prepare>)              \

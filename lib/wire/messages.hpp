@@ -40,6 +40,9 @@ enum class MsgType : std::uint8_t {
   heartbeat = 35,
   catch_up_request = 36,
   catch_up = 37,
+  // operator status (answered by the driver, never seen by a core)
+  status_request = 40,
+  status_reply = 41,
 };
 
 const char* to_string(MsgType t);
@@ -278,12 +281,41 @@ struct CatchUp {
   friend bool operator==(const CatchUp&, const CatchUp&) = default;
 };
 
+// ---------------------------------------------------------------- status
+
+// "How are you?" from a configured client (signed by it like a Request). The
+// driver (runtime event loop) answers it from Replica::status() without
+// involving the protocol core; nonce pairs the reply with the question.
+struct StatusRequest {
+  std::uint64_t nonce = 0;
+  friend bool operator==(const StatusRequest&, const StatusRequest&) = default;
+};
+
+// A replica's own view of itself (signed by the replica). Only what that
+// one replica claims: under pbft a Byzantine replica can lie here, so tools
+// compare the answers of all replicas rather than trust one.
+struct StatusReply {
+  std::uint64_t nonce = 0;
+  std::uint8_t protocol = 0;  // synod::Protocol as its underlying value
+  View view = 0;
+  ReplicaId leader = 0;
+  bool is_leader = false;
+  bool changing_view = false;
+  Seq last_executed = 0;
+  Seq stable_checkpoint = 0;
+  Digest state_digest{};
+  std::uint64_t view_changes = 0;
+  std::uint64_t state_transfers = 0;
+  std::vector<std::uint64_t> rejected;  // indexed by synod::Rejection
+  friend bool operator==(const StatusReply&, const StatusReply&) = default;
+};
+
 // ---------------------------------------------------------------- all
 
 using Message = std::variant<Request, Reply, PrePrepare, Prepare, Commit, Checkpoint, ViewChange,
                              NewView, FetchState, StateSnapshot, FetchBatches, CommittedBatches,
                              PaxosPrepare, Promise, Accept, Accepted, Nack, Heartbeat,
-                             CatchUpRequest, CatchUp>;
+                             CatchUpRequest, CatchUp, StatusRequest, StatusReply>;
 
 template <class M>
 struct TypeOf;
@@ -313,6 +345,8 @@ SYNOD_WIRE_TYPE(Nack, nack);
 SYNOD_WIRE_TYPE(Heartbeat, heartbeat);
 SYNOD_WIRE_TYPE(CatchUpRequest, catch_up_request);
 SYNOD_WIRE_TYPE(CatchUp, catch_up);
+SYNOD_WIRE_TYPE(StatusRequest, status_request);
+SYNOD_WIRE_TYPE(StatusReply, status_reply);
 #undef SYNOD_WIRE_TYPE
 
 template <class M>

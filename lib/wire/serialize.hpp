@@ -166,6 +166,21 @@ void serialize(Archive& ar, CatchUp& m) {
   ar(ballot, snapshot_slot, snapshot, chosen);
 }
 
+// ---------------------------------------------------------------- status
+
+template <class Archive>
+void serialize(Archive& ar, StatusRequest& m) {
+  auto& [nonce] = m;
+  ar(nonce);
+}
+template <class Archive>
+void serialize(Archive& ar, StatusReply& m) {
+  auto& [nonce, protocol, view, leader, is_leader, changing_view, last_executed, stable_checkpoint, state_digest,
+         view_changes, state_transfers, rejected] = m;
+  ar(nonce, protocol, view, leader, is_leader, changing_view, last_executed, stable_checkpoint, state_digest,
+     view_changes, state_transfers, rejected);
+}
+
 }  // namespace synod::wire
 
 namespace synod::wire::detail {
@@ -204,5 +219,9 @@ template <> struct WireBound<Heartbeat> : StructBound<Ballot, Slot> {};
 template <> struct WireBound<CatchUpRequest> : StructBound<Slot> {};
 template <> struct WireBound<ChosenEntry> : StructBound<Slot, Batch> {};
 template <> struct WireBound<CatchUp> : StructBound<Ballot, Slot, Bytes, std::vector<ChosenEntry>> {};
+template <> struct WireBound<StatusRequest> : StructBound<std::uint64_t> {};
+template <> struct WireBound<StatusReply>
+    : StructBound<std::uint64_t, std::uint8_t, View, ReplicaId, bool, bool, Seq, Seq, Digest, std::uint64_t,
+                  std::uint64_t, std::vector<std::uint64_t>> {};
 
 }  // namespace synod::wire::detail

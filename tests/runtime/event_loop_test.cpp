@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <future>
+#include <set>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -21,6 +24,7 @@
 #include "runtime/core_factory.hpp"
 #include "runtime/lmdb_storage.hpp"
 #include "runtime/openssl_crypto.hpp"
+#include "synod/async_client.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/examples/kv.hpp"
@@ -66,9 +70,14 @@ struct Node {
 
 class LocalCluster {
  public:
-  explicit LocalCluster(Protocol protocol) {
+  // checkpoint_interval 0 keeps the default.
+  explicit LocalCluster(Protocol protocol, std::uint32_t clients = 1, std::uint32_t checkpoint_interval = 0) {
     config_.protocol = protocol;
     config_.f = 1;
+    if (checkpoint_interval != 0) {
+      config_.checkpoint_interval = checkpoint_interval;
+      config_.window = 2 * checkpoint_interval;
+    }
     const std::uint32_t n = config_.required_replicas();
     for (std::uint32_t i = 0; i < n; ++i) {
       auto key = crypto::PrivateKey::generate();
@@ -78,11 +87,14 @@ class LocalCluster {
       config_.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string(free_port()), *pem});
       replica_keys_.push_back(std::move(*key));
     }
-    auto key = crypto::PrivateKey::generate();
-    REQUIRE(key);
-    config_.clients.push_back({0, *key->public_key()->to_pem()});
-    client_key_ = std::move(*key);
-    REQUIRE(config_.validate());
+    for (ClientId c = 0; c < clients; ++c) {
+      auto key = crypto::PrivateKey::generate();
+      REQUIRE(key);
+      config_.clients.push_back({c, *key->public_key()->to_pem()});
+      client_keys_.push_back(std::move(*key));
+    }
+    const auto valid = config_.validate();
+    REQUIRE_MESSAGE(valid, valid.error().message);
     for (std::uint32_t i = 0; i < n; ++i) nodes_.push_back(std::make_unique<Node>());
     for (std::uint32_t i = 0; i < n; ++i) start(i);
   }
@@ -131,9 +143,16 @@ class LocalCluster {
   std::unique_ptr<Client> client() {
     ClientOptions options;
     options.timeout = std::chrono::seconds(30);
-    auto c = Client::connect(config_, 0, clone(client_key_), options);
+    auto c = Client::connect(config_, 0, clone(client_keys_[0]), options);
     REQUIRE_MESSAGE(c, c.error().message);
     return std::move(*c);
+  }
+
+  // Every configured client id, with its key, for an AsyncClient.
+  std::vector<ClientIdentity> identities() const {
+    std::vector<ClientIdentity> out;
+    for (ClientId c = 0; c < client_keys_.size(); ++c) out.push_back({c, clone(client_keys_[c])});
+    return out;
   }
 
   const ClusterConfig& config() const { return config_; }
@@ -142,7 +161,7 @@ class LocalCluster {
   TempDir dir_;
   ClusterConfig config_;
   std::vector<crypto::PrivateKey> replica_keys_;
-  crypto::PrivateKey client_key_ = *crypto::PrivateKey::generate();
+  std::vector<crypto::PrivateKey> client_keys_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
@@ -249,6 +268,168 @@ TEST_CASE("pbft: a replica restarted from its LMDB dir keeps its durable state a
   CHECK(invoke(*client, kv::encode_put("after", "3")).status == kv::KvResult::Status::ok);
   CHECK(invoke(*client, kv::encode_get("during")).value == std::optional<std::string>("2"));
   CHECK(invoke(*client, kv::encode_get("before")).value == std::optional<std::string>("1"));
+}
+
+
+// Polls status until every replica answers with the same last_executed and
+// state digest (a backup may execute a moment after the f+1 replies that
+// completed the client's request), or gives up after ~10 s.
+std::vector<ReplicaReport> settled_status(Client& client) {
+  std::vector<ReplicaReport> reports;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto r = client.status(std::chrono::milliseconds(2000));
+    REQUIRE_MESSAGE(r, r.error().message);
+    reports = std::move(*r);
+    const bool settled = std::all_of(reports.begin(), reports.end(), [&](const ReplicaReport& x) {
+      return x.reachable && x.last_executed == reports[0].last_executed &&
+             x.stable_checkpoint == reports[0].stable_checkpoint && x.state_digest == reports[0].state_digest;
+    });
+    if (settled) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return reports;
+}
+
+void check_status_after_writes(Protocol protocol) {
+  // Checkpoints every 4 sequence numbers, so ten writes make one stable and
+  // the compared state digests are real ones, not the initial zeros.
+  LocalCluster cluster(protocol, 1, 4);
+  auto client = cluster.client();
+  for (int i = 0; i < 10; ++i) {
+    CHECK(invoke(*client, kv::encode_put("k" + std::to_string(i), "v")).status == kv::KvResult::Status::ok);
+  }
+  const auto reports = settled_status(*client);
+  REQUIRE(reports.size() == cluster.config().n());
+  std::size_t leaders = 0;
+  for (const ReplicaReport& r : reports) {
+    CAPTURE(r.id);
+    CHECK(r.reachable);
+    CHECK(r.protocol == protocol);
+    CHECK(r.last_executed >= 1);  // ten writes, in one batch or more
+    CHECK(r.last_executed == reports[0].last_executed);
+    CHECK(r.state_digest == reports[0].state_digest);
+    CHECK(r.leader == reports[0].leader);
+    CHECK(r.rejected.size() == static_cast<std::size_t>(Rejection::count_));
+    leaders += r.is_leader ? 1 : 0;
+  }
+  CHECK(leaders == 1);
+  CHECK(reports[reports[0].leader].is_leader);
+  if (protocol == Protocol::pbft) {  // one client, one request at a time: one batch per write
+    CHECK(reports[0].last_executed >= 10);
+    CHECK(reports[0].stable_checkpoint >= 4);
+    CHECK(reports[0].state_digest != Digest{});
+  }
+  // Status questions are answered, never ordered: the kv state is unchanged.
+  CHECK(invoke(*client, kv::encode_get("k9")).value == std::optional<std::string>("v"));
+}
+
+TEST_CASE("pbft: status reports every replica reachable and in step after writes") {
+  check_status_after_writes(Protocol::pbft);
+}
+
+TEST_CASE("paxos: status reports every replica reachable and in step after writes") {
+  check_status_after_writes(Protocol::paxos);
+}
+
+TEST_CASE("pbft: status reports unreachable replicas and ignores unsigned status requests") {
+  LocalCluster cluster(Protocol::pbft);
+  cluster.stop(2);
+  auto client = cluster.client();
+  auto reports = client->status(std::chrono::milliseconds(1500));
+  REQUIRE(reports);
+  REQUIRE(reports->size() == 4);
+  CHECK_FALSE((*reports)[2].reachable);
+  CHECK((*reports)[0].reachable);
+  CHECK((*reports)[1].reachable);
+  CHECK((*reports)[3].reachable);
+
+  // A status request with a bogus signature gets no answer.
+  zmq::context_t context;
+  zmq::socket_t attacker(context, zmq::socket_type::dealer);
+  attacker.set(zmq::sockopt::linger, 0);
+  attacker.set(zmq::sockopt::rcvtimeo, 1000);
+  attacker.connect(cluster.config().replicas[0].endpoint);
+  wire::Envelope e;
+  e.type = wire::MsgType::status_request;
+  e.sender = Principal::client(0);
+  e.payload = wire::encode(wire::StatusRequest{7});
+  e.authenticator = Bytes(64, 0x5a);
+  const Bytes forged = wire::encode_envelope(e);
+  attacker.send(zmq::buffer(forged), zmq::send_flags::none);
+  zmq::message_t answer;
+  CHECK_FALSE(attacker.recv(answer, zmq::recv_flags::none).has_value());
+}
+
+TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes them all") {
+  constexpr std::uint32_t kIds = 4;
+  constexpr int kRequests = 24;
+  LocalCluster cluster(Protocol::pbft, kIds);
+  AsyncClientOptions options;
+  options.timeout = std::chrono::seconds(30);
+  auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
+  REQUIRE_MESSAGE(async, async.error().message);
+  CHECK((*async)->max_in_flight() == kIds);
+  // All submitted before any is awaited: up to kIds are in flight at once.
+  std::vector<std::future<Result<Bytes>>> futures;
+  for (int i = 0; i < kRequests; ++i) {
+    futures.push_back((*async)->submit(kv::encode_put("a" + std::to_string(i), "v" + std::to_string(i))));
+  }
+  for (auto& f : futures) {
+    auto reply = f.get();
+    REQUIRE_MESSAGE(reply, reply.error().message);
+    auto result = kv::decode_result(as_view(*reply));
+    REQUIRE(result);
+    CHECK(result->status == kv::KvResult::Status::ok);
+  }
+  // Every write landed with its own value, read back through the same pool.
+  for (int i = 0; i < kRequests; ++i) {
+    auto reply = (*async)->submit(kv::encode_get("a" + std::to_string(i)), true).get();
+    REQUIRE_MESSAGE(reply, reply.error().message);
+    auto result = kv::decode_result(as_view(*reply));
+    REQUIRE(result);
+    CHECK(result->value == std::optional<std::string>("v" + std::to_string(i)));
+  }
+  CHECK((*async)->peak_in_flight() >= 2);  // overlapped, not one after another
+  CHECK((*async)->peak_in_flight() <= kIds);
+  CHECK((*async)->stats().completed == 2 * kRequests);
+  CHECK((*async)->stats().timeouts == 0);
+}
+
+TEST_CASE("an AsyncClient fails futures with a clear error: unknown id, queue full, closed") {
+  LocalCluster cluster(Protocol::pbft, 1);
+  {
+    std::vector<ClientIdentity> ids;
+    ids.push_back({9, *crypto::PrivateKey::generate()});
+    auto bad = AsyncClient::connect(cluster.config(), std::move(ids));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("client 9") != std::string::npos);
+  }
+  AsyncClientOptions options;
+  options.max_queued = 1;
+  options.timeout = std::chrono::seconds(30);
+  auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
+  REQUIRE(async);
+  // Enough submissions at once that some must find the one-slot queue full.
+  std::vector<std::future<Result<Bytes>>> futures;
+  for (int i = 0; i < 50; ++i) futures.push_back((*async)->submit(kv::encode_put("q", std::to_string(i))));
+  int full = 0;
+  int ok = 0;
+  for (auto& f : futures) {
+    auto r = f.get();
+    if (r) {
+      ++ok;
+    } else {
+      CHECK(r.error().message.find("too many queued requests") != std::string::npos);
+      ++full;
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(full >= 1);
+  // Closing with requests queued fails them instead of leaving them hanging.
+  auto pending = (*async)->submit(kv::encode_put("late", "x"));
+  async->reset();
+  auto late = pending.get();
+  if (!late) CHECK(late.error().message == "client closed");
 }
 
 }  // namespace

@@ -131,6 +131,10 @@ inline CatchUp catch_up() {
   return CatchUp{Ballot{5, 2}, 100, text("paxos snapshot"), {chosen_entry(101), chosen_entry(102)}};
 }
 
+inline StatusReply status_reply() {
+  return StatusReply{kMax64, 1, kMax64 - 2, 2, true, true, 1000, 896, digest(77), 3, 1, {0, 5, kMax64, 0, 0, 0, 0, 9}};
+}
+
 // One non-trivial value of every Message alternative, in variant order.
 inline std::vector<Message> messages() {
   return {
@@ -154,6 +158,8 @@ inline std::vector<Message> messages() {
       Heartbeat{ballot(), 11},
       CatchUpRequest{101},
       catch_up(),
+      StatusRequest{0x0102030405060708ull},
+      status_reply(),
   };
 }
 

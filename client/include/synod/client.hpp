@@ -15,13 +15,15 @@
 // step back. ClientOptions::first_t overrides it (e.g. a persisted counter).
 //
 // Not thread-safe: one invoke() at a time (one outstanding request, as the
-// protocol requires per client id). Run several Clients (ids) for parallelism.
+// protocol requires per client id). For several requests in flight use
+// synod::AsyncClient (synod/async_client.hpp), which drives a pool of ids.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "synod/config.hpp"
 #include "synod/crypto/private_key.hpp"
@@ -43,6 +45,24 @@ struct ClientStats {
   std::uint64_t replies_rejected = 0;  // malformed, bad signature, duplicates, unrelated
 };
 
+// One replica's answer to Client::status(): what that replica says about
+// itself (under pbft a faulty replica can lie; compare the answers).
+struct ReplicaReport {
+  ReplicaId id = 0;
+  bool reachable = false;  // a signed status reply from this replica arrived in time
+  Protocol protocol = Protocol::pbft;
+  View view = 0;  // view, or ballot round
+  ReplicaId leader = 0;
+  bool is_leader = false;
+  bool changing_view = false;
+  Seq last_executed = 0;
+  Seq stable_checkpoint = 0;
+  Digest state_digest{};  // at stable_checkpoint (all zeros before the first one)
+  std::uint64_t view_changes = 0;
+  std::uint64_t state_transfers = 0;
+  std::vector<std::uint64_t> rejected;  // indexed by synod::Rejection
+};
+
 class Client {
  public:
   // Connects (asynchronously: replicas may come up later) to every replica
@@ -58,6 +78,13 @@ class Client {
   // unordered read path (falls back to ordering when it cannot complete).
   // Errors: timeout (the request may still execute later), op too large.
   Result<Bytes> invoke(ByteView op, bool read_only = false);
+
+  // Asks every replica for its status (answered by the replica process
+  // itself, not ordered) and waits until all have answered or `timeout`
+  // passed. One report per configured replica, in id order; a replica that
+  // did not answer in time is reported with reachable == false.
+  // Errors: only a failing socket poll.
+  Result<std::vector<ReplicaReport>> status(std::chrono::milliseconds timeout);
 
   // The latency of the last successful invoke(), from submit to quorum.
   std::chrono::microseconds last_latency() const;

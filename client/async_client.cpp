@@ -1,0 +1,317 @@
+#include "synod/async_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "client/session.hpp"
+#include "runtime/openssl_crypto.hpp"
+#include "runtime/routing_ids.hpp"
+
+namespace synod {
+namespace {
+
+TimeUs monotonic_us() {
+  return static_cast<TimeUs>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+RequestNo wall_clock_t() {
+  return static_cast<RequestNo>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+struct Pending {
+  Bytes op;
+  bool read_only = false;
+  TimeUs give_up = 0;
+  std::promise<Result<Bytes>> promise;
+};
+
+// One client id: its session, its sockets and the request it has in flight.
+struct Lane {
+  ClientId id = 0;
+  std::unique_ptr<runtime::OpenSslCrypto> crypto;
+  std::unique_ptr<client::Session> session;
+  std::vector<zmq::socket_t> sockets;  // one DEALER per replica, by id
+  std::optional<Pending> current;
+};
+
+constexpr std::uint32_t kMaxPollMs = 100;  // how soon the I/O thread notices a stop without a wake-up
+
+}  // namespace
+
+struct AsyncClient::Impl {
+  const ClusterConfig config;  // a copy: the Sessions keep a pointer to it
+  AsyncClientOptions options;
+  zmq::context_t context{1};
+  std::vector<Lane> lanes;
+  zmq::socket_t wake_rx{context, zmq::socket_type::pull};
+  zmq::socket_t wake_tx{context, zmq::socket_type::push};  // guarded by mutex
+  std::string wake_endpoint;
+
+  mutable std::mutex mutex;  // guards queue, wake_tx, closed*, stats and peak_in_flight
+  std::deque<Pending> queue;
+  bool closed = false;
+  std::string closed_why = "client closed";
+  ClientStats stats;
+  std::size_t peak_in_flight = 0;
+
+  std::atomic<bool> stop{false};
+  std::thread io;
+
+  Impl(ClusterConfig c, AsyncClientOptions o) : config(std::move(c)), options(o) {}
+
+  void wake() {
+    // A full pipe already guarantees a wake-up: dropping this one is fine.
+    (void)wake_tx.send(zmq::buffer("w", 1), zmq::send_flags::dontwait);
+  }
+
+  std::future<Result<Bytes>> submit(Bytes op, bool read_only) {
+    Pending p;
+    p.op = std::move(op);
+    p.read_only = read_only;
+    p.give_up = monotonic_us() + static_cast<TimeUs>(options.timeout.count()) * 1000;
+    auto future = p.promise.get_future();
+    std::lock_guard lock(mutex);
+    if (closed) {
+      p.promise.set_value(fail(ErrorCode::io, closed_why));
+    } else if (queue.size() >= options.max_queued) {
+      p.promise.set_value(fail(ErrorCode::io, "too many queued requests (max_queued = " +
+                                                     std::to_string(options.max_queued) + ")"));
+    } else {
+      queue.push_back(std::move(p));
+      wake();
+    }
+    return future;
+  }
+
+  static void send(Lane& lane, const std::vector<OutboundFrame>& frames) {
+    for (const OutboundFrame& out : frames) {
+      for (ReplicaId r = 0; r < lane.sockets.size(); ++r) {
+        const bool to_r = out.to.kind == Destination::Kind::all_replicas ||
+                          (out.to.kind == Destination::Kind::replica && out.to.id == r);
+        // dontwait: a replica that is down fills its queue; the Session retransmits.
+        if (to_r) (void)lane.sockets[r].send(zmq::buffer(out.frame), zmq::send_flags::dontwait);
+      }
+    }
+  }
+
+  void finish(Lane& lane, Result<Bytes> result) {
+    {
+      std::lock_guard lock(mutex);
+      if (result) {
+        ++stats.completed;
+      } else {
+        ++stats.timeouts;
+      }
+      const auto& s = lane.session->stats();
+      stats.retransmissions += s.retransmissions;
+      stats.replies_rejected += s.replies_malformed + s.replies_bad_auth + s.replies_duplicate + s.replies_unrelated;
+    }
+    lane.current->promise.set_value(std::move(result));
+    lane.current.reset();
+    // A fresh session per request keeps the stats above per-request deltas,
+    // and after a timeout makes a late reply to the abandoned t unable to
+    // complete the next request (the new session continues above it).
+    lane.session = std::make_unique<client::Session>(config, lane.id, *lane.crypto, lane.session->next_t());
+  }
+
+  void on_effects(Lane& lane, client::SessionEffects& out) {
+    send(lane, out.send);
+    if (out.completed) finish(lane, std::move(out.completed->result));
+    out.clear();
+  }
+
+  // Hands queued requests to idle lanes; fails those that waited too long.
+  void dispatch(TimeUs now) {
+    for (Lane& lane : lanes) {
+      if (lane.current) continue;
+      std::optional<Pending> next;
+      {
+        std::lock_guard lock(mutex);
+        while (!queue.empty() && queue.front().give_up <= now) {
+          queue.front().promise.set_value(fail(ErrorCode::io, "timed out waiting for a free client id"));
+          ++stats.timeouts;
+          queue.pop_front();
+        }
+        if (queue.empty()) return;
+        next = std::move(queue.front());
+        queue.pop_front();
+      }
+      client::SessionEffects out;
+      if (auto r = lane.session->submit(now, as_view(next->op), next->read_only, out); !r) {
+        next->promise.set_value(std::unexpected(r.error()));
+        continue;  // the lane stays idle for the next one
+      }
+      lane.current = std::move(next);
+      note_in_flight();
+      on_effects(lane, out);
+    }
+  }
+
+  void note_in_flight() {
+    const auto busy = static_cast<std::size_t>(
+        std::count_if(lanes.begin(), lanes.end(), [](const Lane& l) { return l.current.has_value(); }));
+    std::lock_guard lock(mutex);
+    peak_in_flight = std::max(peak_in_flight, busy);
+  }
+
+  void run() {
+    std::vector<zmq::pollitem_t> items{{wake_rx.handle(), 0, ZMQ_POLLIN, 0}};
+    for (Lane& lane : lanes) {
+      for (auto& s : lane.sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+    }
+    client::SessionEffects out;
+    while (!stop.load()) {
+      TimeUs now = monotonic_us();
+      TimeUs wake_at = now + TimeUs{kMaxPollMs} * 1000;
+      for (const Lane& lane : lanes) {
+        wake_at = std::min(wake_at, lane.session->next_deadline());
+        if (lane.current) wake_at = std::min(wake_at, lane.current->give_up);
+      }
+      try {
+        zmq::poll(items, std::chrono::milliseconds(wake_at > now ? (wake_at - now + 999) / 1000 : 0));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        // Nothing can be sent or received any more: fail every request now
+        // rather than let its future wait for a timeout that never comes.
+        fail_all(std::string("client stopped: poll: ") + e.what());
+        return;
+      }
+      zmq::message_t token;
+      while (wake_rx.recv(token, zmq::recv_flags::dontwait)) {
+      }
+      for (Lane& lane : lanes) {
+        for (auto& socket : lane.sockets) {
+          for (int i = 0; i < 1024; ++i) {  // bounded per wake-up
+            zmq::message_t frame;
+            if (!socket.recv(frame, zmq::recv_flags::dontwait)) break;
+            lane.session->receive(monotonic_us(),
+                                  ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
+            on_effects(lane, out);
+          }
+        }
+      }
+      now = monotonic_us();
+      for (Lane& lane : lanes) {
+        if (!lane.current) continue;
+        if (now >= lane.current->give_up) {
+          finish(lane, fail(ErrorCode::io, "no accepted reply within " + std::to_string(options.timeout.count()) +
+                                               " ms (is a quorum of replicas up?); the request may still execute"));
+          continue;
+        }
+        if (now >= lane.session->next_deadline()) {
+          lane.session->tick(now, out);
+          on_effects(lane, out);
+        }
+      }
+      dispatch(now);
+    }
+  }
+
+  // Fails every request not yet completed; later submit()s fail at once.
+  // Only from the I/O thread, or once it has stopped (lanes are its own).
+  void fail_all(const std::string& why) {
+    for (Lane& lane : lanes) {
+      if (lane.current) lane.current->promise.set_value(fail(ErrorCode::io, why));
+      lane.current.reset();
+    }
+    std::lock_guard lock(mutex);
+    if (!closed) closed_why = why;
+    closed = true;
+    for (Pending& p : queue) p.promise.set_value(fail(ErrorCode::io, why));
+    queue.clear();
+  }
+
+  void shut_down() {
+    stop = true;
+    {
+      std::lock_guard lock(mutex);
+      closed = true;
+      wake();
+    }
+    if (io.joinable()) io.join();
+    fail_all("client closed");
+  }
+};
+
+AsyncClient::AsyncClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AsyncClient::~AsyncClient() { impl_->shut_down(); }
+
+Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& config,
+                                                          std::vector<ClientIdentity> identities,
+                                                          AsyncClientOptions options) {
+  if (identities.empty()) return fail(ErrorCode::invalid_argument, "an AsyncClient needs at least one client id");
+  auto impl = std::make_unique<Impl>(config, options);
+  const RequestNo first_t = wall_clock_t();
+  for (ClientIdentity& identity : identities) {
+    if (impl->config.find_client(identity.id) == nullptr) {
+      return fail(ErrorCode::invalid_argument, "client " + std::to_string(identity.id) + " is not in the cluster config");
+    }
+    for (const Lane& lane : impl->lanes) {
+      if (lane.id == identity.id) {
+        return fail(ErrorCode::invalid_argument, "client " + std::to_string(identity.id) + " is given twice");
+      }
+    }
+    Lane& lane = impl->lanes.emplace_back();
+    lane.id = identity.id;
+    auto crypto = runtime::OpenSslCrypto::from_config(impl->config, std::move(identity.key));
+    if (!crypto) return std::unexpected(crypto.error());
+    lane.crypto = std::move(*crypto);
+    lane.session = std::make_unique<client::Session>(impl->config, lane.id, *lane.crypto, first_t);
+    for (const ReplicaInfo& r : impl->config.replicas) {
+      auto& socket = lane.sockets.emplace_back(impl->context, zmq::socket_type::dealer);
+      try {
+        socket.set(zmq::sockopt::linger, 0);
+        socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(impl->config.max_frame_bytes));
+        socket.set(zmq::sockopt::sndhwm, options.send_hwm);
+        socket.set(zmq::sockopt::rcvhwm, options.send_hwm);
+        socket.set(zmq::sockopt::reconnect_ivl, 100);
+        socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+        // Lets replicas that have not yet seen a request from this id still reply.
+        socket.set(zmq::sockopt::routing_id, runtime::client_routing_id(lane.id));
+        socket.connect(r.endpoint);
+      } catch (const zmq::error_t& e) {
+        return fail(ErrorCode::io, "cannot connect to replica " + std::to_string(r.id) + " at " + r.endpoint +
+                                       ": " + e.what());
+      }
+    }
+  }
+  // The wake-up pipe: inproc names are per context, and the context is ours alone.
+  impl->wake_endpoint = "inproc://synod-async-client-wake";
+  try {
+    impl->wake_rx.bind(impl->wake_endpoint);
+    impl->wake_tx.set(zmq::sockopt::linger, 0);
+    impl->wake_tx.set(zmq::sockopt::sndhwm, 1);
+    impl->wake_tx.connect(impl->wake_endpoint);
+  } catch (const zmq::error_t& e) {
+    return fail(ErrorCode::io, std::string("cannot open the wake-up pipe: ") + e.what());
+  }
+  Impl* raw = impl.get();
+  impl->io = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<AsyncClient>(new AsyncClient(std::move(impl)));
+}
+
+std::future<Result<Bytes>> AsyncClient::submit(Bytes op, bool read_only) {
+  return impl_->submit(std::move(op), read_only);
+}
+std::size_t AsyncClient::max_in_flight() const { return impl_->lanes.size(); }
+std::size_t AsyncClient::peak_in_flight() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->peak_in_flight;
+}
+ClientStats AsyncClient::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stats;
+}
+
+}  // namespace synod

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Process-level test of `synod-client status`: a real cluster started with
+# synod-cluster; after some writes, `status --json` must report every replica
+# reachable with the same last_executed and state_digest and exactly one
+# primary/leader; with one replica killed, status exits 1 and reports it
+# unreachable (and the table form says so too).
+#
+# usage: status_test.sh BIN_DIR pbft|paxos
+# Bounded: every wait has a limit; replicas are killed by pid on any exit.
+set -euo pipefail
+BIN=$1
+PROTOCOL=$2
+
+DIR=$(mktemp -d /tmp/synod-status-XXXXXX)
+cleanup() {
+  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
+  for f in "$DIR"/run/*.pid; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+cli() { "$BIN/synod-client" --config "$DIR/cluster.toml" "$@"; }
+# The values of one key across the JSON list, one per line.
+values() { grep -o "\"$1\": [^,}]*" | sed 's/^[^:]*: //'; }
+
+"$BIN/synod-cluster" init "$DIR" --protocol "$PROTOCOL" --clients 1 --base-port 0 >/dev/null
+"$BIN/synod-cluster" up "$DIR" >/dev/null || fail "cluster did not start"
+N=$(ls "$DIR"/run/replica-*.pid | wc -l)
+for i in $(seq 1 10); do cli --timeout-ms 20000 put "k$i" "v$i" >/dev/null || fail "put k$i"; done
+
+# A backup may execute a moment after the replies that completed a put, and
+# paxos followers learn the commit index from the next heartbeat: poll.
+settled=
+for _ in $(seq 1 50); do
+  if JSON=$(cli status --json); then
+    if [ "$(echo "$JSON" | values last_executed | sort -u | wc -l)" = 1 ] &&
+       [ "$(echo "$JSON" | values state_digest | sort -u | wc -l)" = 1 ]; then
+      settled=1
+      break
+    fi
+  fi
+  sleep 0.2
+done
+[ -n "$settled" ] || fail "replicas never agreed on last_executed/state_digest: $JSON"
+[ "$(echo "$JSON" | values reachable | grep -c true)" = "$N" ] || fail "not all $N replicas reachable: $JSON"
+[ "$(echo "$JSON" | values last_executed | head -1)" -ge 1 ] || fail "nothing executed: $JSON"
+[ "$(echo "$JSON" | values role | grep -cE '"(primary|leader)"')" = 1 ] || fail "not exactly one primary/leader: $JSON"
+[ "$(echo "$JSON" | values protocol | sort -u)" = "\"$PROTOCOL\"" ] || fail "wrong protocol: $JSON"
+
+kill -9 "$(cat "$DIR/run/replica-1.pid")"
+if JSON=$(cli --timeout-ms 1500 status --json); then fail "status exited 0 with replica 1 down"; fi
+echo "$JSON" | grep -q '{"id": 1, "reachable": false}' || fail "replica 1 not reported unreachable: $JSON"
+[ "$(echo "$JSON" | values reachable | grep -c true)" = $((N - 1)) ] || fail "others not reachable: $JSON"
+TABLE=$(cli --timeout-ms 1500 status || true)
+echo "$TABLE" | grep -qE '^1 +no$' || fail "table does not show replica 1 unreachable: $TABLE"
+echo "PASS: $PROTOCOL status"
