@@ -130,7 +130,6 @@ Result<void> ClusterConfig::validate() const {
     return bad("batch_max_bytes must be at least max_request_bytes, or a large request fits no batch");
   }
   if (auto r = positive(max_pending_per_client, "max_pending_per_client"); !r) return r;
-  if (auto r = positive(max_future_messages_per_peer, "max_future_messages_per_peer"); !r) return r;
   return {};
 }
 

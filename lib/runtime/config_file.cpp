@@ -35,7 +35,6 @@ constexpr U32Field kU32Fields[] = {
     {"max_frame_bytes", &ClusterConfig::max_frame_bytes},
     {"max_request_bytes", &ClusterConfig::max_request_bytes},
     {"max_pending_per_client", &ClusterConfig::max_pending_per_client},
-    {"max_future_messages_per_peer", &ClusterConfig::max_future_messages_per_peer},
 };
 
 // A key file larger than this is not a PEM public key; refuse before reading.

@@ -196,8 +196,6 @@ TEST_CASE("config: frame and request limits must be consistent") {
        "batch_max_bytes must be at least max_request_bytes"},
       {"max_pending_per_client = 0", [](ClusterConfig& c) { c.max_pending_per_client = 0; },
        "max_pending_per_client must be greater than 0"},
-      {"max_future_messages_per_peer = 0", [](ClusterConfig& c) { c.max_future_messages_per_peer = 0; },
-       "max_future_messages_per_peer must be greater than 0"},
   });
 }
 

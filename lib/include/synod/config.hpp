@@ -63,7 +63,6 @@ struct ClusterConfig {
   std::uint32_t max_frame_bytes = 16u << 20;
   std::uint32_t max_request_bytes = 64u << 10;
   std::uint32_t max_pending_per_client = 16;
-  std::uint32_t max_future_messages_per_peer = 1024;
 
   std::uint32_t n() const { return static_cast<std::uint32_t>(replicas.size()); }
   // PBFT: 2f+1 of 3f+1. Paxos: f+1 of 2f+1.
