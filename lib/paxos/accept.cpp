@@ -166,9 +166,10 @@ void PaxosReplica::execute(Slot slot, const Batch& batch) {
       done.requests.push_back(
           ExecutedRequest{op.client, op.request, crypto_.digest(op.payload), crypto_.digest(*results[i])});
       if (is_leader()) send_reply(op.client, op.request, false, *results[i]);
-    } else if (is_leader() && op.request == clients_.last_t(op.client)) {
+    } else if (const ClientTable::Entry* e = clients_.find(op.client);
+               is_leader() && e != nullptr && op.request == e->last_t) {
       // A retried request that executed before: its reply may have been lost.
-      send_reply(op.client, op.request, false, clients_.find(op.client)->last_result);
+      send_reply(op.client, op.request, false, e->last_result);
     }
   }
   last_executed_ = slot;

@@ -164,7 +164,7 @@ void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env
     return send_reply(req.client, req.t, true, app_.query(req.op));
   }
   const RequestNo last = clients_.last_t(req.client);
-  if (req.t < last) return reject(Rejection::invalid);  // older than the last executed: dropped
+  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // t starts at 1; older ones are dropped
   if (req.t == last) {
     // At-most-once: the cached reply again.
     const ClientTable::Entry* e = clients_.find(req.client);
