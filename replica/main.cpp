@@ -17,13 +17,18 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/config_file.hpp"
+#include "fault/faulty_core.hpp"
 #include "runtime/core_factory.hpp"
 #include "runtime/event_loop.hpp"
+#include "runtime/transport.hpp"
 #include "runtime/lmdb_storage.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/metrics_server.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/examples/counter.hpp"
 #include "synod/examples/kv.hpp"
+#include "synod/bench/echo.hpp"
 
 namespace {
 
@@ -77,11 +82,22 @@ int main(int argc, char** argv) {
   cli.add_option("--config", config_path, "cluster.toml")->required();
   cli.add_option("--id", id, "this replica's id (0..n-1)")->required();
   cli.add_option("--data", data_dir, "LMDB data dir (default: DIR/data/replica-<id>, DIR = the config's folder)");
-  cli.add_option("--app", app_name, "bundled application: kv or counter")->check(CLI::IsMember({"kv", "counter"}));
+  cli.add_option("--app", app_name, "bundled application: kv, counter or echo (synod-bench's)")
+      ->check(CLI::IsMember({"kv", "counter", "echo"}));
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cli.add_option("--key", key_path, "private key (default: DIR/keys/replica-<id>.key)");
   cli.add_option("--map-mib", map_mib, "LMDB map size in MiB (the data file's maximum size)");
+  std::optional<std::uint16_t> metrics_port;
+  cli.add_option("--metrics-port", metrics_port,
+                 "serve GET /metrics (Prometheus text) on this port of the replica's host (0: any free port)");
+  synod::runtime::FaultInjection fault;
+  cli.add_option("--fault", fault.mode,
+                 "run as a deliberately faulty replica, for fault-injection tests (needs allow_fault_injection = "
+                 "true in the cluster config; paxos takes silent and slow only). Modes: " +
+                     synod::fault::mode_names());
+  cli.add_option("--fault-delay-ms", fault.slow_delay_ms, "with --fault slow: how long every outgoing frame waits")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -110,15 +126,26 @@ int main(int argc, char** argv) {
   std::unique_ptr<synod::StateMachine> app;
   if (app_name == "kv") {
     app = std::make_unique<synod::examples::KvStore>();
+  } else if (app_name == "echo") {
+    app = std::make_unique<synod::bench::EchoApp>();
   } else {
     app = std::make_unique<synod::examples::Counter>();
   }
   const std::uint64_t seed = std::random_device{}();
-  auto core = synod::runtime::make_core(*config, id, **crypto, *app, *durable, seed);
+  auto core = synod::runtime::make_core(*config, id, **crypto, *app, *durable, seed, fault);
+  if (!core && !fault.mode.empty()) return die("--fault " + fault.mode + ": " + core.error().message);
   if (!core) return die("cannot start the " + std::string(synod::to_string(config->protocol)) +
                         " core from " + data_dir + ": " + core.error().message);
 
   synod::runtime::EventLoopOptions options;
+  if (config->curve) {
+    // DIR/keys/replica-<id>.curve, next to the signing key (mode 0600).
+    const auto curve_path = std::filesystem::path(key_path).parent_path() /
+                            std::filesystem::path(synod::runtime::replica_curve_secret_key_file(id)).filename();
+    auto curve_key = synod::runtime::load_curve_secret_key(curve_path);
+    if (!curve_key) return die(curve_key.error().message);
+    options.curve_secret_key = std::move(*curve_key);
+  }
   const auto status_path = std::filesystem::path(data_dir) / "status.json";
   std::optional<synod::ReplicaStatus> last;
   options.on_status = [&](const synod::ReplicaStatus& s) {
@@ -132,12 +159,27 @@ int main(int argc, char** argv) {
     }
     last = s;
   };
+  std::unique_ptr<synod::runtime::Metrics> metrics;
+  std::unique_ptr<synod::runtime::MetricsServer> metrics_server;
+  if (metrics_port) {
+    const std::string host = synod::runtime::endpoint_host(config->replicas[id].endpoint);
+    if (host.empty() || host == "*") {
+      return die("--metrics-port needs a tcp endpoint with a host, not " + config->replicas[id].endpoint);
+    }
+    metrics = std::make_unique<synod::runtime::Metrics>(config->protocol, id);
+    auto server = synod::runtime::MetricsServer::start(*metrics, host, *metrics_port);
+    if (!server) return die(server.error().message);
+    metrics_server = std::move(*server);
+    options.metrics = metrics.get();
+    spdlog::info("metrics at http://{}:{}/metrics", host, metrics_server->port());
+  }
   auto loop = synod::runtime::EventLoop::create(*config, id, **core, *storage, **crypto, std::move(options));
   if (!loop) return die(loop.error().message);
 
   install_signal_handlers();
   spdlog::info("{} replica {} of {} at {} (app {}, data {}, {} durable records)", synod::to_string(config->protocol),
                id, config->n(), config->replicas[id].endpoint, app_name, data_dir, durable->size());
+  if (!fault.mode.empty()) spdlog::warn("fault injection: this replica runs --fault {}", fault.mode);
   auto result = (*loop)->run(g_stop);
   const auto& stats = (*loop)->stats();
   const auto status = (*core)->status();

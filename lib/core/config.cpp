@@ -83,6 +83,12 @@ Result<void> ClusterConfig::validate() const {
     if (r.endpoint.empty()) return bad(name + " has no endpoint");
     if (!endpoints.insert(r.endpoint).second) return bad(name + " reuses endpoint " + r.endpoint);
     if (r.public_key.empty()) return bad(name + " has no public key");
+    if (curve && (i >= curve_public_keys.size() || curve_public_keys[i].size() != 40)) {
+      return bad(name + " needs a curve_public_key (40 Z85 characters) when curve is on");
+    }
+  }
+  if (!curve_public_keys.empty() && curve_public_keys.size() != replicas.size()) {
+    return bad("curve_public_keys must have one key per replica");
   }
   constexpr std::size_t kMaxClients = 1u << 16;
   if (clients.size() > kMaxClients) return bad("at most " + std::to_string(kMaxClients) + " clients are supported");

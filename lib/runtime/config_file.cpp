@@ -1,5 +1,6 @@
 #include "runtime/config_file.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <limits>
@@ -39,6 +40,8 @@ constexpr U32Field kU32Fields[] = {
 
 // A key file larger than this is not a PEM public key; refuse before reading.
 constexpr std::uintmax_t kMaxKeyFileBytes = 64u << 10;
+// Far more than any real cluster.toml (about 100 bytes per replica or client).
+constexpr std::uintmax_t kMaxConfigFileBytes = 16u << 20;
 
 class Reader {
  public:
@@ -99,6 +102,18 @@ class Reader {
         config.signature_scheme = *s;
         continue;
       }
+      if (key == "curve") {
+        const auto* value = node.as_boolean();
+        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
+        config.curve = value->get();
+        continue;
+      }
+      if (key == "allow_fault_injection") {
+        const auto* value = node.as_boolean();
+        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
+        config.allow_fault_injection = value->get();
+        continue;
+      }
       bool known = false;
       for (const auto& field : kU32Fields) {
         if (key != field.key) continue;
@@ -127,7 +142,7 @@ class Reader {
     return {};
   }
 
-  Result<ReplicaInfo> replica(const toml::table& table) const {
+  Result<ReplicaInfo> replica(const toml::table& table, std::string& curve_key) const {
     ReplicaInfo info;
     bool has_id = false, has_endpoint = false, has_key = false;
     for (auto&& [k, node] : table) {
@@ -142,6 +157,10 @@ class Reader {
         if (!v) return std::unexpected(v.error());
         info.endpoint = *v;
         has_endpoint = true;
+      } else if (key == "curve_public_key") {
+        auto v = string(node, "replica.curve_public_key");
+        if (!v) return std::unexpected(v.error());
+        curve_key = *v;
       } else if (key == "public_key_file") {
         auto v = key_file(node, "replica.public_key_file");
         if (!v) return std::unexpected(v.error());
@@ -195,9 +214,36 @@ Result<ClusterConfig> load_cluster_config(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return fail(ErrorCode::invalid_config, path.string() + ": no such config file");
   }
+  // Read here rather than by toml::parse_file: the size is capped, and the
+  // text must be ASCII (synod writes only ASCII). toml++ 3.3 reaches
+  // __builtin_unreachable() (undefined behaviour) on some non-ASCII
+  // characters where it expects whitespace (found by synod-fuzz-config).
+  std::string text;
+  {
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return fail(ErrorCode::invalid_config, path.string() + ": cannot read: " + ec.message());
+    if (size > kMaxConfigFileBytes) {
+      return fail(ErrorCode::invalid_config, path.string() + ": " + std::to_string(size) +
+                                                 " bytes, more than a config file can be (" +
+                                                 std::to_string(kMaxConfigFileBytes) + ")");
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (!in.good() && !in.eof()) return fail(ErrorCode::invalid_config, path.string() + ": cannot read");
+    text = buffer.str();
+  }
+  std::size_t line = 1;
+  for (const char c : text) {
+    if (c == '\n') ++line;
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      return fail(ErrorCode::invalid_config,
+                  path.string() + ":" + std::to_string(line) + ": non-ASCII character; cluster.toml must be ASCII");
+    }
+  }
   toml::table root;
   try {
-    root = toml::parse_file(path.string());
+    root = toml::parse(text, path.string());
   } catch (const toml::parse_error& e) {
     return fail(ErrorCode::invalid_config, path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
                                                std::string(e.description()));
@@ -206,12 +252,18 @@ Result<ClusterConfig> load_cluster_config(const std::filesystem::path& path) {
   ClusterConfig config;
   if (auto r = reader.top_level(root, config); !r) return std::unexpected(r.error());
   auto r = reader.each_table(root, "replica", [&](const toml::table& t) -> Result<void> {
-    auto info = reader.replica(t);
+    std::string curve_key;
+    auto info = reader.replica(t, curve_key);
     if (!info) return std::unexpected(info.error());
     config.replicas.push_back(std::move(*info));
+    config.curve_public_keys.push_back(std::move(curve_key));
     return {};
   });
   if (!r) return std::unexpected(r.error());
+  if (std::all_of(config.curve_public_keys.begin(), config.curve_public_keys.end(),
+                  [](const std::string& k) { return k.empty(); })) {
+    config.curve_public_keys.clear();  // none given
+  }
   r = reader.each_table(root, "client", [&](const toml::table& t) -> Result<void> {
     auto info = reader.client(t);
     if (!info) return std::unexpected(info.error());
@@ -262,9 +314,14 @@ Result<void> write_cluster_config(const std::filesystem::path& path, const Clust
   out << "protocol = " << quoted(to_string(config.protocol)) << "\n";
   out << "signature_scheme = " << quoted(to_string(config.signature_scheme)) << "\n";
   for (const auto& field : kU32Fields) out << field.key << " = " << config.*field.member << "\n";
+  out << "allow_fault_injection = " << (config.allow_fault_injection ? "true" : "false") << "\n";
+  out << "curve = " << (config.curve ? "true" : "false") << "\n";
   for (const auto& r : config.replicas) {
     out << "\n[[replica]]\nid = " << r.id << "\nendpoint = " << quoted(r.endpoint)
         << "\npublic_key_file = " << quoted(replica_public_key_file(r.id)) << "\n";
+    if (r.id < config.curve_public_keys.size() && !config.curve_public_keys[r.id].empty()) {
+      out << "curve_public_key = " << quoted(config.curve_public_keys[r.id]) << "\n";
+    }
   }
   for (const auto& c : config.clients) {
     out << "\n[[client]]\nid = " << c.id << "\npublic_key_file = " << quoted(client_public_key_file(c.id)) << "\n";

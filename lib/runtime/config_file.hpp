@@ -9,10 +9,13 @@
 //   signature_scheme = "ed25519"      # or "ecdsa-p256"
 //   f = 1
 //   batch_max_requests = 64           # ... every other ClusterConfig field
+//   curve = false                     # CurveZMQ on every socket (runtime/transport.hpp)
+//   allow_fault_injection = false     # true lets synod-replica --fault MODE run (tests only)
 //   [[replica]]
 //   id = 0
 //   endpoint = "tcp://127.0.0.1:7000"
 //   public_key_file = "keys/replica-0.pub"   # relative to the toml's folder
+//   curve_public_key = "..."          # Z85; required when curve = true
 //   [[client]]
 //   id = 0
 //   public_key_file = "keys/client-0.pub"

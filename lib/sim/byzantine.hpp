@@ -1,110 +1,25 @@
-// sim/byzantine.hpp — a Byzantine PBFT replica for the simulator.
-//
-// It runs an honest core (two for Twins) and corrupts what that core sends:
-// outbound frames are decoded, mutated, re-encoded and re-signed with the
-// node's own key, and extra messages are injected. It holds only its own
-// signer (a FakeCrypto for its own id): like a real adversary it cannot
-// produce another node's signature, so forged certificates carry garbage
-// signatures for other signers. Strategies mix per node, chosen by the seed.
+// sim/byzantine.hpp — the simulator's Byzantine PBFT replica: the shared
+// fault::ByzantineReplica (lib/fault/byzantine.hpp, also behind
+// `synod-replica --fault`) with the simulator's set-up: each inner core
+// runs its own kv store from an empty durable state, and every choice is
+// drawn from the seed's Prng.
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "pbft/pbft.hpp"
+#include "fault/byzantine.hpp"
 #include "sim/prng.hpp"
-#include "synod/examples/kv.hpp"
-#include "synod/replica.hpp"
-#include "wire/messages.hpp"
 
 namespace synod::sim {
 
-namespace byzantine {
-enum Strategy : std::uint32_t {
-  silent = 1u << 0,              // sends nothing (to a chosen subset, or to everyone)
-  equivocate = 1u << 1,          // as primary: another batch to half the backups (re-digested,
-                                 // or under the original signed digest: a lying batch)
-  corrupt_signatures = 1u << 2,  // flips authenticator bytes on some frames
-  conflicting_votes = 1u << 3,   // PREPARE / COMMIT with random digests to some replicas
-  replay = 1u << 4,              // resends old frames (its own and others') later
-  bad_view_change = 1u << 5,     // VIEW-CHANGE without P, or with forged certificates
-  bad_checkpoint = 1u << 6,      // CHECKPOINT with a wrong state digest
-  flood = 1u << 7,               // validly signed far-future seqs and views
-  twins = 1u << 8,               // two honest cores, one key, each shown to half the cluster
-  bad_new_view = 1u << 9,        // as new primary: NEW-VIEW whose O is not the one V implies
-  bad_state_transfer = 1u << 10, // snapshots and committed batches that do not match their proofs
-  censor = 1u << 11,             // as primary: orders everyone's requests except one client's
-  count_ = 12,
-};
-}  // namespace byzantine
+namespace byzantine = synod::fault::byzantine;
+using synod::fault::describe_strategies;
 
-std::string describe_strategies(std::uint32_t strategies);
-
-class ByzantineReplica {
+class ByzantineReplica : public synod::fault::ByzantineReplica {
  public:
-  // `crypto` holds this node's own key only; config, crypto must outlive it.
-  // `collusion` is shared by all Byzantine replicas of a run: they agree on
-  // the wrong checkpoint digests they claim, like a coordinated adversary.
+  // config and crypto must outlive it; see fault::ByzantineReplica.
   ByzantineReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, std::uint32_t strategies,
                    Prng prng, std::uint64_t collusion);
-
-  // `from` is who the network says sent the frame (routes Twins' input).
-  void receive(TimeUs now, Principal from, ByteView frame, std::vector<OutboundFrame>& out);
-  void tick(TimeUs now, std::vector<OutboundFrame>& out);
-  // Misbehaviour of its own (replays, floods); the simulator calls it
-  // periodically.
-  void inject(TimeUs now, std::vector<OutboundFrame>& out);
-  TimeUs next_deadline() const;
-  std::uint32_t strategies() const { return strategies_; }
-  View view() const;
-
-  // Bounds on what it remembers for replays.
-  static constexpr std::size_t kMaxRemembered = 64;
-  static constexpr std::size_t kMaxRequestPool = 32;
-
- private:
-  struct Inner {
-    std::unique_ptr<examples::KvStore> app;
-    DurableState durable;
-    std::unique_ptr<Replica> core;
-  };
-
-  bool has(std::uint32_t strategy) const { return (strategies_ & strategy) != 0; }
-  // Which core serves replica `peer` (Twins) — 0 unless twins.
-  std::size_t core_for(ReplicaId peer) const;
-  void drain(std::size_t core, Effects& effects, std::vector<OutboundFrame>& out);
-  void emit(std::size_t core, const OutboundFrame& frame, std::vector<OutboundFrame>& out);
-  void emit_to(ReplicaId peer, const Bytes& frame, std::vector<OutboundFrame>& out);
-  Bytes sign_frame_as_self(const wire::Message& message) const;
-  Bytes corrupt_authenticator(const Bytes& frame);
-  std::optional<Bytes> equivocating_pre_prepare(const wire::PrePrepare& original);
-  std::optional<Bytes> conflicting_vote(const wire::Message& message);
-  std::optional<Bytes> tampered_view_change(const wire::ViewChange& original);
-  std::optional<Bytes> tampered_new_view(const wire::NewView& original);
-  std::optional<Bytes> tampered_state(const wire::Message& message);
-  std::optional<Bytes> censored_pre_prepare(const wire::PrePrepare& original);
-  wire::PreparedCertificate forged_certificate(View view, Seq seq);
-  void remember(const Bytes& frame);
-  void remember_request(ByteView frame);
-  Digest random_digest();
-  Bytes random_signature();
-
-  const ClusterConfig* config_;
-  ReplicaId self_;
-  const Crypto* crypto_;
-  std::uint32_t strategies_;
-  Prng prng_;
-  std::uint64_t collusion_;
-  std::vector<Inner> inner_;
-  std::vector<bool> half_b_;      // per replica: in the second half (twins / equivocation target)
-  std::vector<bool> silent_to_;   // per replica: dropped when silent
-  bool silent_to_clients_ = false;
-  std::deque<Bytes> remembered_;  // frames seen or sent, for replays
-  std::deque<wire::SignedRequest> request_pool_;
-  Effects effects_;
 };
 
 }  // namespace synod::sim

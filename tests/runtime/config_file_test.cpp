@@ -151,6 +151,27 @@ TEST_CASE("a missing config file says so") {
   CHECK(config.error().message.find("nope.toml") != std::string::npos);
 }
 
+TEST_CASE("allow_fault_injection: false by default, a boolean, written and read back") {
+  TempDir dir;
+  auto config = load_cluster_config(write_cluster(dir));
+  REQUIRE(config);
+  CHECK_FALSE(config->allow_fault_injection);
+  auto allowed = load_cluster_config(write_cluster(dir, "allow_fault_injection = true\n"));
+  REQUIRE_MESSAGE(allowed, allowed.error().message);
+  CHECK(allowed->allow_fault_injection);
+  auto bad = load_cluster_config(write_cluster(dir, "allow_fault_injection = 1\n"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("'allow_fault_injection'") != std::string::npos);
+  for (const bool value : {false, true}) {
+    config->allow_fault_injection = value;
+    const auto out = dir.path() / "copy.toml";
+    REQUIRE(write_cluster_config(out, *config));
+    auto loaded = load_cluster_config(out);
+    REQUIRE_MESSAGE(loaded, loaded.error().message);
+    CHECK(loaded->allow_fault_injection == value);
+  }
+}
+
 TEST_CASE("write_cluster_config then load_cluster_config round-trips every field") {
   TempDir dir;
   auto original = load_cluster_config(write_cluster(dir));

@@ -64,6 +64,19 @@ struct ClusterConfig {
   std::uint32_t max_request_bytes = 64u << 10;
   std::uint32_t max_pending_per_client = 16;
 
+  // Lets `synod-replica --fault MODE` run a deliberately faulty replica of
+  // this cluster (fault-injection tests). Off by default, so a production
+  // config cannot start one by accident.
+  bool allow_fault_injection = false;
+
+  // CurveZMQ on every socket: replicas are CURVE servers with the key pairs
+  // in curve_public_keys (cluster.toml: replica.curve_public_key; secret halves in
+  // keys/replica-<id>.curve, never in the config); replicas and clients
+  // connect as CURVE clients, checking the server's public key. Frames are
+  // signed either way; CURVE adds confidentiality and server authentication.
+  bool curve = false;
+  std::vector<std::string> curve_public_keys;  // by replica id, Z85 (40 characters); needed when curve is on
+
   std::uint32_t n() const { return static_cast<std::uint32_t>(replicas.size()); }
   // PBFT: 2f+1 of 3f+1. Paxos: f+1 of 2f+1.
   std::uint32_t quorum() const { return protocol == Protocol::pbft ? 2 * f + 1 : f + 1; }
