@@ -9,6 +9,14 @@
 
 namespace synod::paxos {
 
+namespace {
+// A promise sent over the network carries at most this share of the frame
+// cap (the rest follows in parts), counting this much encoding overhead per
+// entry and per request in it.
+constexpr std::size_t kPromiseBytesDivisor = 2;
+constexpr std::size_t kEntryOverheadBytes = 64;
+}  // namespace
+
 void PaxosReplica::arm_election_timer() {
   SYNOD_ASSERT(!is_leader(), "a leader runs no election timer");
   election_deadline_ = now_ + random_election_timeout_us();
@@ -33,22 +41,44 @@ void PaxosReplica::start_phase1() {
   promised_ = ballot_;
   persist_promised();
   const Slot from_slot = last_executed_ + 1;
-  promises_.clear();
-  promises_.add(self_, ballot_, {self_, own_promise(ballot_, from_slot)});
+  clear_promises();
+  promises_.add(self_, ballot_, {self_, own_promise(ballot_, from_slot, /*bounded=*/false)});
   send(Destination::all_replicas(), wire::PaxosPrepare{ballot_, from_slot});
   heartbeat_deadline_ = now_ + heartbeat_interval_us_;  // resend PREPARE to the silent
   arm_election_timer();                                 // or try again, higher, after this
   SYNOD_ASSERT(ballot_ > leader_ballot_ && ballot_ == promised_, "a campaign raises the ballot");
 }
 
-wire::Promise PaxosReplica::own_promise(const Ballot& b, Slot from_slot) const {
+void PaxosReplica::clear_promises() {
+  promises_.clear();
+  partial_promises_.clear();
+}
+
+wire::PaxosPrepare PaxosReplica::prepare_for(ReplicaId voter) const {
+  const auto part = partial_promises_.find(voter);
+  if (part == partial_promises_.end()) return wire::PaxosPrepare{ballot_, last_executed_ + 1};
+  SYNOD_ASSERT(!part->second.accepted.empty(), "a partial promise reported something");
+  return wire::PaxosPrepare{ballot_, part->second.accepted.back().slot + 1};
+}
+
+wire::Promise PaxosReplica::own_promise(const Ballot& b, Slot from_slot, bool bounded) const {
   // PROMISE(b, accepted): every accepted (slot, ballot, value) above our
   // chosen prefix; slots up to chosen_through are chosen and the new leader
-  // learns them by catch-up instead.
-  wire::Promise p{b, from_slot, last_executed_, {}};
+  // learns them by catch-up instead. A promise sent over the network stays
+  // within a share of max_frame_bytes: what does not fit follows in parts.
+  wire::Promise p{b, from_slot, last_executed_, {}, false};
+  const std::size_t budget = config_.max_frame_bytes / kPromiseBytesDivisor;
+  std::size_t bytes = 0;
   for (auto it = log_.lower_bound(std::max(from_slot, last_executed_ + 1)); it != log_.end(); ++it) {
     const Instance& in = it->second;
     if (!in.accepted_ballot) continue;
+    std::size_t size = kEntryOverheadBytes;
+    for (const auto& sr : in.accepted_value) size += sr.request.op.size() + sr.signature.size() + kEntryOverheadBytes;
+    if (bounded && !p.accepted.empty() && bytes + size > budget) {
+      p.more = true;
+      break;
+    }
+    bytes += size;
     p.accepted.push_back(wire::AcceptedEntry{it->first, *in.accepted_ballot, in.accepted_value});
   }
   SYNOD_ASSERT(p.accepted.size() <= log_.size(), "a promise reports each slot once");
@@ -72,13 +102,20 @@ void PaxosReplica::on_prepare(ReplicaId from, const wire::PaxosPrepare& p) {
   }
   // A repeated PREPARE for the promised ballot gets the same answer again.
   SYNOD_ASSERT(promised_ == p.ballot && role_ == Role::follower, "we promised the proposer's ballot");
-  send(Destination::replica(from), own_promise(p.ballot, p.from_slot));
+  send(Destination::replica(from), own_promise(p.ballot, p.from_slot, /*bounded=*/true));
 }
 
 void PaxosReplica::on_promise(ReplicaId from, const wire::Promise& p) {
   if (role_ != Role::candidate || p.ballot != ballot_) return reject(Rejection::wrong_view);
   if (p.accepted.size() > config_.window + config_.checkpoint_interval) return reject(Rejection::limit);
-  if (p.from_slot == 0 || p.from_slot > last_executed_ + 1) return reject(Rejection::invalid);
+  if (promises_.has_vote(from)) return;  // a duplicate of a complete promise
+  const auto part = partial_promises_.find(from);
+  if (part == partial_promises_.end()) {
+    if (p.from_slot == 0 || p.from_slot > last_executed_ + 1) return reject(Rejection::invalid);
+  } else if (p.from_slot != part->second.accepted.back().slot + 1) {
+    return reject(Rejection::invalid);  // not the part we asked for next (a duplicate or a stale one)
+  }
+  if (p.more && p.accepted.empty()) return reject(Rejection::invalid);  // a part that reports nothing
   // The promiser's snapshot is the last multiple of K it executed: its log
   // ends window + K after it (kept_slot_max).
   const Slot promiser_snapshot = p.chosen_through - p.chosen_through % config_.checkpoint_interval;
@@ -89,7 +126,28 @@ void PaxosReplica::on_promise(ReplicaId from, const wire::Promise& p) {
     if (!in_range || e.ballot > p.ballot || !valid_batch(e.batch)) return reject(Rejection::invalid);
     previous = e.slot;
   }
-  if (promises_.add(from, ballot_, {from, p}) != VoteOutcome::added) return;  // a duplicate
+  wire::Promise merged;
+  if (part == partial_promises_.end()) {
+    merged = p;
+  } else {
+    merged = std::move(part->second);
+    partial_promises_.erase(part);
+    if (merged.accepted.size() + p.accepted.size() > config_.window + config_.checkpoint_interval) {
+      return reject(Rejection::limit);
+    }
+    merged.chosen_through = std::max(merged.chosen_through, p.chosen_through);
+    merged.accepted.insert(merged.accepted.end(), p.accepted.begin(), p.accepted.end());
+    merged.more = p.more;
+  }
+  if (merged.more) {
+    // Ask for the next part; the voter counts once its promise is whole.
+    const Slot next = merged.accepted.back().slot + 1;
+    partial_promises_.insert_or_assign(from, std::move(merged));
+    send(Destination::replica(from), wire::PaxosPrepare{ballot_, next});
+    SYNOD_ASSERT(partial_promises_.size() <= n_, "one partial promise per voter");
+    return;
+  }
+  if (promises_.add(from, ballot_, {from, std::move(merged)}) != VoteOutcome::added) return;  // a duplicate
   try_lead();
 }
 
@@ -132,7 +190,7 @@ void PaxosReplica::become_leader() {
   if (leader_ballot_ != ballot_) ++leader_changes_;
   leader_ballot_ = ballot_;
   election_deadline_ = kNever;
-  promises_.clear();
+  clear_promises();
   grants_.clear();
   heartbeat_sent_.clear();
   // PROTOCOL.md, leases: no lease read before the old leader's lease has
@@ -173,7 +231,7 @@ void PaxosReplica::step_down() {
   SYNOD_ASSERT(role_ != Role::follower, "only a proposer steps down");
   if (role_ == Role::candidate) ++failed_campaigns_;
   role_ = Role::follower;
-  promises_.clear();
+  clear_promises();
   drop_pending();
   grants_.clear();
   heartbeat_sent_.clear();
@@ -204,7 +262,7 @@ void PaxosReplica::on_heartbeat(ReplicaId from, const wire::Heartbeat& hb) {
   if (hb.ballot.replica == self_) {
     // A follower echoes our heartbeat: its lease grant (PROTOCOL.md, leases).
     if (!is_leader() || hb.ballot != ballot_) return reject(Rejection::wrong_view);
-    return note_grant(from, heartbeat_sent_us(hb.commit_index));
+    return note_grant(from, heartbeat_sent_us(hb.sequence));
   }
   if (hb.ballot.replica != from || hb.ballot.round == 0) return reject(Rejection::invalid);
   note_round(hb.ballot.round);
@@ -215,15 +273,14 @@ void PaxosReplica::on_heartbeat(ReplicaId from, const wire::Heartbeat& hb) {
   follow(hb.ballot);
   if (leases_on()) {
     grant_lease(from);
-    send(Destination::replica(from), wire::Heartbeat{hb.ballot, hb.commit_index});
+    send(Destination::replica(from), wire::Heartbeat{hb.ballot, hb.commit_index, hb.sequence});
   }
   learn_commit_index(hb.ballot, hb.commit_index, from);
 }
 
 void PaxosReplica::send_heartbeat() {
   SYNOD_ASSERT(is_leader(), "only the leader sends heartbeats");
-  const wire::Heartbeat hb{ballot_, last_executed_};
-  note_heartbeat_sent(hb.commit_index);
+  const wire::Heartbeat hb{ballot_, last_executed_, note_heartbeat_sent()};
   grant_lease(self_);
   note_grant(self_, now_);
   send(Destination::all_replicas(), hb);

@@ -4,8 +4,10 @@
 // echo: until lease_duration on its own clock it promises no phase 1 to
 // anyone else (start_phase1 and on_prepare ask may_promise). The leader
 // counts each grant from when it SENT the message that earned it (the first
-// send of that ACCEPT, or of a heartbeat with that commit index: an echo may
-// answer any later copy, so the first send is the safe lower bound) and
+// send of that ACCEPT: an ACCEPTED may answer any later copy, so the first
+// send is the safe lower bound; or the heartbeat whose sequence number the
+// echo carries: every heartbeat is numbered, so an idle leader's grants
+// keep counting from its latest heartbeats and its lease does not lapse) and
 // trusts it for lease_duration minus the drift of both clocks. With f+1 live
 // grants (its own included) no other proposer can complete phase 1, so no
 // write can be chosen that the leader has not executed: a local read is
@@ -18,7 +20,8 @@
 namespace synod::paxos {
 
 namespace {
-// Heartbeat send times remembered for echoes (one per commit index).
+// Heartbeat send times remembered for echoes (one per sequence number); an
+// echo of an older one no longer counts (a newer echo will).
 constexpr std::size_t kHeartbeatsRemembered = 64;
 }  // namespace
 
@@ -44,16 +47,18 @@ void PaxosReplica::note_grant(ReplicaId from, TimeUs sent_us) {
   SYNOD_ASSERT(grants_.size() <= n_, "one grant per replica");
 }
 
-void PaxosReplica::note_heartbeat_sent(Slot commit_index) {
-  if (!leases_on()) return;
-  heartbeat_sent_.try_emplace(commit_index, now_);
-  // The commit index only grows: the smallest key is the oldest heartbeat.
+std::uint64_t PaxosReplica::note_heartbeat_sent() {
+  const std::uint64_t sequence = ++heartbeat_sequence_;
+  if (!leases_on()) return sequence;
+  heartbeat_sent_.emplace(sequence, now_);
+  // Sequence numbers only grow: the smallest key is the oldest heartbeat.
   while (heartbeat_sent_.size() > kHeartbeatsRemembered) heartbeat_sent_.erase(heartbeat_sent_.begin());
   SYNOD_ASSERT(heartbeat_sent_.size() <= kHeartbeatsRemembered, "remembered heartbeats are bounded");
+  return sequence;
 }
 
-TimeUs PaxosReplica::heartbeat_sent_us(Slot commit_index) const {
-  auto it = heartbeat_sent_.find(commit_index);
+TimeUs PaxosReplica::heartbeat_sent_us(std::uint64_t sequence) const {
+  auto it = heartbeat_sent_.find(sequence);
   return it == heartbeat_sent_.end() ? kNever : it->second;
 }
 

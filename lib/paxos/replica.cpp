@@ -273,10 +273,10 @@ void PaxosReplica::tick(TimeUs now, Effects& out) {
 
 void PaxosReplica::on_heartbeat_timer() {
   if (role_ == Role::candidate) {
-    // Lost PREPAREs are resent (same ballot) to those that have not promised.
-    const wire::PaxosPrepare p{ballot_, last_executed_ + 1};
+    // Lost PREPAREs are resent (same ballot) to those that have not
+    // promised, from where a promise in parts stopped.
     for (ReplicaId r = 0; r < n_; ++r) {
-      if (r != self_ && !promises_.has_vote(r)) send(Destination::replica(r), p);
+      if (r != self_ && !promises_.has_vote(r)) send(Destination::replica(r), prepare_for(r));
     }
     return;
   }
@@ -333,6 +333,8 @@ void PaxosReplica::invariants() {
   SYNOD_ASSERT(is_leader() || pending_.empty(), "only the leader keeps pending requests");
   SYNOD_ASSERT(pending_.size() == pending_index_.size(), "pending requests are indexed once");
   SYNOD_ASSERT(promises_.voters() <= n_ && grants_.size() <= n_, "one vote per replica");
+  SYNOD_ASSERT(partial_promises_.size() <= n_ && (role_ == Role::candidate || partial_promises_.empty()),
+               "partial promises belong to a campaign, one per voter");
 }
 
 }  // namespace synod::paxos

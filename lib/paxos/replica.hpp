@@ -84,7 +84,10 @@ class PaxosReplica final : public Replica {
   void try_lead();
   void become_leader();
   std::map<Slot, wire::AcceptedEntry> highest_accepted() const;
-  wire::Promise own_promise(const Ballot& b, Slot from_slot) const;
+  // bounded: at most a share of max_frame_bytes, the rest in later parts.
+  wire::Promise own_promise(const Ballot& b, Slot from_slot, bool bounded) const;
+  void clear_promises();
+  wire::PaxosPrepare prepare_for(ReplicaId voter) const;
   void on_nack(ReplicaId from, const wire::Nack& nack);
   void on_heartbeat(ReplicaId from, const wire::Heartbeat& hb);
   void follow(const Ballot& b);
@@ -98,8 +101,8 @@ class PaxosReplica final : public Replica {
   void grant_lease(ReplicaId leader);
   bool may_promise(ReplicaId proposer) const;
   void note_grant(ReplicaId from, TimeUs sent_us);
-  void note_heartbeat_sent(Slot commit_index);
-  TimeUs heartbeat_sent_us(Slot commit_index) const;
+  std::uint64_t note_heartbeat_sent();
+  TimeUs heartbeat_sent_us(std::uint64_t sequence) const;
   bool holds_lease() const;
 
   // ---- phase 2, learning, execution (accept.cpp)
@@ -178,6 +181,9 @@ class PaxosReplica final : public Replica {
   Ballot ballot_;  // our own ballot while candidate or leader
   std::uint64_t max_round_seen_ = 0;
   QuorumCertificate<std::pair<ReplicaId, wire::Promise>, Ballot> promises_;  // with the voter
+  // Promises that came in parts (wire::Promise::more): what each voter
+  // reported so far, merged; it votes once its last part arrives.
+  std::map<ReplicaId, wire::Promise> partial_promises_;
   Slot next_slot_ = 1;         // leader: the next slot for a new batch
   Slot takeover_through_ = 0;  // leader: the highest slot re-proposed by phase 1
   std::uint32_t failed_campaigns_ = 0;
@@ -202,7 +208,8 @@ class PaxosReplica final : public Replica {
   TimeUs lease_promised_until_ = 0;   // on our own clock
   bool lease_holder_known_ = false;   // false: a restart forgot whom; nobody may take phase 1
   std::map<ReplicaId, TimeUs> grants_;                 // leader: send time of the message earning each grant
-  std::map<Slot, TimeUs> heartbeat_sent_;              // leader: first send of a heartbeat per commit index
+  std::map<std::uint64_t, TimeUs> heartbeat_sent_;     // leader: send time per heartbeat sequence number
+  std::uint64_t heartbeat_sequence_ = 0;               // leader: the last heartbeat's sequence number
   TimeUs lease_reads_from_ = kNever;                   // leader: no lease read before (old lease expired)
 
   // Clients and requests (leader only).

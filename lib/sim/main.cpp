@@ -130,6 +130,8 @@ std::string serialize(const synod::sim::RunResult& r) {
   num("requests", r.requests_completed);
   num("view_changes", r.view_changes);
   num("state_transfers", r.state_transfers);
+  num("catch_ups", r.catch_ups);
+  num("unordered_reads", r.unordered_reads);
   num("messages", r.messages_sent);
   num("events", r.events);
   num("checkpoints", r.checkpoints);
@@ -159,6 +161,8 @@ std::optional<synod::sim::RunResult> deserialize(const std::string& text) {
     else if (key == "requests") r.requests_completed = number();
     else if (key == "view_changes") r.view_changes = number();
     else if (key == "state_transfers") r.state_transfers = number();
+    else if (key == "catch_ups") r.catch_ups = number();
+    else if (key == "unordered_reads") r.unordered_reads = number();
     else if (key == "messages") r.messages_sent = number();
     else if (key == "events") r.events = number();
     else if (key == "checkpoints") r.checkpoints = number();
@@ -300,6 +304,7 @@ struct Cli {
 
 std::string replay_suffix(const Cli& cli) {
   std::string text;
+  if (cli.protocol != "pbft") text += " --protocol " + cli.protocol;
   if (cli.f) text += " --f " + std::to_string(*cli.f);
   if (cli.faults != "all") text += " --faults " + cli.faults;
   for (const std::string& bug : cli.bugs) text += " --bug " + bug;
@@ -328,13 +333,15 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
       ->capture_default_str();
   app.add_option("--seeds", cli.seeds, "Number of seeds to run")->capture_default_str();
   app.add_option("--first-seed", cli.first_seed, "First seed")->capture_default_str();
-  app.add_option("--f", cli.f, "Faults tolerated (n = 3f+1); default: drawn from each seed (1..3)")
+  app.add_option("--f", cli.f, "Faults tolerated (n = 3f+1 for pbft, 2f+1 for paxos); default: drawn from each seed (1..3)")
       ->check(CLI::Range(1, 32));
   app.add_option("--faults", cli.faults,
                  "Fault classes seeds may draw from: comma list of network,crash,byzantine,clients, or all, or none")
       ->capture_default_str();
-  std::string bug_help = "Run honest replicas with a deliberately broken behaviour (repeatable):";
-  for (const std::string& name : sim::bug_names()) bug_help += " " + name;
+  std::string bug_help = "Run honest replicas with a deliberately broken behaviour (repeatable); pbft:";
+  for (const std::string& name : sim::bug_names(Protocol::pbft)) bug_help += " " + name;
+  bug_help += "; paxos:";
+  for (const std::string& name : sim::bug_names(Protocol::paxos)) bug_help += " " + name;
   app.add_option("--bug", cli.bugs, bug_help);
   app.add_option("--jobs,-j", cli.jobs, "Seeds run on this many threads (results are identical to --jobs 1)")
       ->check(CLI::Range(1u, kMaxJobs))
@@ -365,16 +372,15 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   };
   const auto protocol = parse_protocol(cli.protocol);
   if (!protocol) return usage(protocol.error().message);
-  if (*protocol == Protocol::paxos) {
-    return usage("paxos mode not available yet (the Multi-Paxos core has not landed); use --protocol pbft");
-  }
   options.protocol = *protocol;
   options.f = cli.f;
   const auto faults = sim::parse_faults(cli.faults);
   if (!faults) return usage("--faults: " + faults.error().message);
   options.faults = *faults;
   for (const std::string& bug : cli.bugs) {
-    if (auto ok = sim::set_bug(bug, options.bugs); !ok) return usage("--bug: " + ok.error().message);
+    const auto ok = *protocol == Protocol::paxos ? sim::set_bug(bug, options.paxos_bugs)
+                                                 : sim::set_bug(bug, options.bugs);
+    if (!ok) return usage("--bug: " + ok.error().message);
   }
   options.max_virtual_us = static_cast<TimeUs>(cli.max_virtual_seconds * 1e6);
   options.liveness_bound_us = static_cast<TimeUs>(cli.liveness_bound_seconds * 1e6);
@@ -496,6 +502,7 @@ Outcome run_seeds(const Cli& cli, const synod::sim::Options& options) {
   const bool isolate = !cli.no_isolate && !cli.trace;  // a trace streams from this process
   sim::Options baseline = options;
   baseline.bugs = pbft::Bugs{};
+  baseline.paxos_bugs = paxos::Bugs{};
   const std::function<Result<sim::RunResult>(std::uint64_t, const sim::Options&)> run =
       [isolate](std::uint64_t seed, const sim::Options& o) {
         return isolate ? run_isolated(seed, o) : sim::run_seed(seed, o);
@@ -510,7 +517,8 @@ Outcome run_seeds(const Cli& cli, const synod::sim::Options& options) {
 }
 
 struct Totals {
-  std::uint64_t ran = 0, safety = 0, liveness = 0, requests = 0, view_changes = 0, transfers = 0;
+  std::uint64_t ran = 0, safety = 0, liveness = 0, requests = 0, view_changes = 0, transfers = 0, catch_ups = 0;
+  std::uint64_t unordered_reads = 0;
   std::uint64_t messages = 0, events = 0, checkpoints = 0, fingerprint = 0;
   std::vector<const synod::sim::RunResult*> failures;
 };
@@ -525,6 +533,8 @@ Totals total(const Outcome& outcome) {
     t.requests += r->requests_completed;
     t.view_changes += r->view_changes;
     t.transfers += r->state_transfers;
+    t.catch_ups += r->catch_ups;
+    t.unordered_reads += r->unordered_reads;
     t.messages += r->messages_sent;
     t.events += r->events;
     t.checkpoints += r->checkpoints;
@@ -540,19 +550,30 @@ std::string replay_command(std::uint64_t seed) {
 
 using ull = unsigned long long;
 
+std::string bugs_text(const synod::sim::Options& options) {
+  return options.protocol == synod::Protocol::paxos ? synod::sim::describe_bugs(options.paxos_bugs)
+                                                    : synod::sim::describe_bugs(options.bugs);
+}
+
 void print_json(const Cli& cli, const synod::sim::Options& options, const Totals& t, double wall_seconds) {
-  using synod::sim::describe_bugs;
   using synod::sim::describe_faults;
   std::printf("{\"protocol\":\"%s\",\"first_seed\":%llu,\"seeds\":%llu,\"f\":%s,\"faults\":\"%s\",\"bugs\":\"%s\","
               "\"safety_violations\":%llu,\"liveness_failures\":%llu,\"requests_completed\":%llu,"
-              "\"view_changes\":%llu,\"state_transfers\":%llu,\"checkpoints\":%llu,\"messages\":%llu,"
-              "\"events\":%llu,\"fingerprint\":\"%016llx\",\"seconds\":%.3f,\"failures\":[",
+              "\"view_changes\":%llu,\"state_transfers\":%llu,\"catch_ups\":%llu,\"unordered_reads\":%llu,"
+              "\"checkpoints\":%llu,\"messages\":%llu,"
+              "\"events\":%llu,\"fingerprint\":\"%016llx\",\"seconds\":%.3f,",
               cli.protocol.c_str(), static_cast<ull>(cli.first_seed), static_cast<ull>(t.ran),
               cli.f ? std::to_string(*cli.f).c_str() : "null", describe_faults(options.faults).c_str(),
-              describe_bugs(options.bugs).c_str(), static_cast<ull>(t.safety), static_cast<ull>(t.liveness),
+              bugs_text(options).c_str(), static_cast<ull>(t.safety), static_cast<ull>(t.liveness),
               static_cast<ull>(t.requests), static_cast<ull>(t.view_changes), static_cast<ull>(t.transfers),
-              static_cast<ull>(t.checkpoints), static_cast<ull>(t.messages), static_cast<ull>(t.events),
-              static_cast<ull>(t.fingerprint), wall_seconds);
+              static_cast<ull>(t.catch_ups), static_cast<ull>(t.unordered_reads), static_cast<ull>(t.checkpoints),
+              static_cast<ull>(t.messages), static_cast<ull>(t.events), static_cast<ull>(t.fingerprint), wall_seconds);
+  if (options.protocol == synod::Protocol::paxos) {
+    // The same counts under paxos names: a view is a ballot, a state transfer a snapshot by catch-up.
+    std::printf("\"leader_changes\":%llu,\"snapshot_transfers\":%llu,", static_cast<ull>(t.view_changes),
+                static_cast<ull>(t.transfers));
+  }
+  std::printf("\"failures\":[");
   for (std::size_t i = 0; i < t.failures.size(); ++i) {
     const synod::sim::RunResult& r = *t.failures[i];
     std::printf("%s{\"seed\":%llu,\"scenario\":\"%s\",\"violations\":[", i ? "," : "", static_cast<ull>(r.seed),
@@ -577,14 +598,17 @@ void print_text(const Cli& cli, const synod::sim::Options& options, const Totals
     }
     std::printf("  replay: %s\n", replay_command(r->seed).c_str());
   }
+  const bool paxos = options.protocol == synod::Protocol::paxos;
   std::printf("synod-sim: %llu seeds from %llu (%s, faults=%s%s%s): %llu with safety violations, %llu with "
-              "liveness failures; %llu requests, %llu view changes, %llu state transfers, %llu checkpoints; "
+              "liveness failures; %llu requests (%llu unordered reads), %llu %s, %llu %s, %llu catch-ups, %llu checkpoints; "
               "%.1f s\n",
               static_cast<ull>(t.ran), static_cast<ull>(cli.first_seed), cli.protocol.c_str(),
               synod::sim::describe_faults(options.faults).c_str(), cli.bugs.empty() ? "" : ", bugs=",
-              synod::sim::describe_bugs(options.bugs).c_str(), static_cast<ull>(t.safety),
-              static_cast<ull>(t.liveness), static_cast<ull>(t.requests), static_cast<ull>(t.view_changes),
-              static_cast<ull>(t.transfers), static_cast<ull>(t.checkpoints), wall_seconds);
+              bugs_text(options).c_str(), static_cast<ull>(t.safety), static_cast<ull>(t.liveness),
+              static_cast<ull>(t.requests), static_cast<ull>(t.unordered_reads), static_cast<ull>(t.view_changes),
+              paxos ? "leader changes" : "view changes", static_cast<ull>(t.transfers),
+              paxos ? "snapshot transfers" : "state transfers", static_cast<ull>(t.catch_ups),
+              static_cast<ull>(t.checkpoints), wall_seconds);
 }
 
 // --expect-failure: success iff some failure is attributable to the bugs.

@@ -18,12 +18,17 @@ T pick(Prng& prng, const T (&items)[N]) {
   return items[prng.below(N)];
 }
 
-ClusterConfig make_config(Prng& prng, std::uint32_t f, std::uint32_t clients) {
+ClusterConfig make_config(Prng& prng, Protocol protocol, std::uint32_t f, std::uint32_t clients) {
   ClusterConfig c;
-  c.protocol = Protocol::pbft;
+  c.protocol = protocol;
   c.f = f;
-  for (ReplicaId i = 0; i < 3 * f + 1; ++i) {
-    c.replicas.push_back({i, "sim://r" + std::to_string(i), "sim-key-r" + std::to_string(i)});
+  const std::uint32_t n = protocol == Protocol::pbft ? 3 * f + 1 : 2 * f + 1;
+  for (ReplicaId i = 0; i < n; ++i) {
+    ReplicaInfo info;  // by field: more fields may follow, all defaulted
+    info.id = i;
+    info.endpoint = "sim://r" + std::to_string(i);
+    info.public_key = "sim-key-r" + std::to_string(i);
+    c.replicas.push_back(std::move(info));
   }
   for (ClientId i = 0; i < clients; ++i) c.clients.push_back({i, "sim-key-c" + std::to_string(i)});
   // Small checkpoint intervals and windows, so that a few seconds of
@@ -35,6 +40,18 @@ ClusterConfig make_config(Prng& prng, std::uint32_t f, std::uint32_t clients) {
   c.batch_timeout_us = static_cast<std::uint32_t>(prng.between(100, 2000));
   c.view_change_timeout_ms = static_cast<std::uint32_t>(prng.between(150, 600));
   c.request_timeout_ms = static_cast<std::uint32_t>(prng.between(100, 400));
+  if (protocol == Protocol::paxos) {
+    // Short election timeouts against the network's tail make followers
+    // campaign at once and proposers duel; long ones make a leader's crash
+    // expensive. Leases in half the seeds, with drifting clocks.
+    c.heartbeat_interval_ms = static_cast<std::uint32_t>(prng.between(5, 60));
+    c.election_timeout_ms = c.heartbeat_interval_ms * static_cast<std::uint32_t>(prng.between(2, 8));
+    c.max_clock_drift_ppm = pick(prng, {0u, 1000u, 20'000u, 100'000u});
+    if (prng.chance(1, 2)) {
+      const std::uint32_t quarters = static_cast<std::uint32_t>(prng.between(1, 3));
+      c.lease_duration_ms = std::max<std::uint32_t>(1, c.election_timeout_ms * quarters / 4 * 10 / 11);
+    }
+  }
   const auto valid = c.validate();
   SYNOD_ASSERT(valid.has_value(), "the simulator draws valid configurations");
   return c;
@@ -125,6 +142,29 @@ std::vector<CrashPlan> make_crashes(Prng& prng, const std::vector<std::uint32_t>
 
 }  // namespace
 
+TimeUs Clock::local(TimeUs global_us) const {
+  // |drift| <= 10% (config.validate), so the product stays far below 2^64
+  // for any virtual time the simulator reaches.
+  const std::int64_t rate = 1'000'000 + drift_ppm;
+  return offset_us + global_us / 1'000'000 * static_cast<TimeUs>(rate) +
+         global_us % 1'000'000 * static_cast<TimeUs>(rate) / 1'000'000;
+}
+
+TimeUs Clock::global(TimeUs local_us) const {
+  if (local_us <= offset_us) return 0;
+  const std::int64_t rate = 1'000'000 + drift_ppm;
+  const TimeUs elapsed = local_us - offset_us;
+  // An estimate at or below the answer, then up to the first instant that
+  // reaches local_us (local() is monotone, within a few steps of it).
+  TimeUs t = elapsed / static_cast<TimeUs>(rate) * 1'000'000 +
+             elapsed % static_cast<TimeUs>(rate) * 1'000'000 / static_cast<TimeUs>(rate);
+  t = t > 2 ? t - 2 : 0;
+  constexpr int kMaxSteps = 64;
+  for (int step = 0; step < kMaxSteps && local(t) < local_us; ++step) ++t;
+  SYNOD_ASSERT(local(t) >= local_us, "the inverse of a clock reaches its target");
+  return t;
+}
+
 std::uint32_t Scenario::byzantine_count() const {
   return static_cast<std::uint32_t>(std::count_if(byzantine.begin(), byzantine.end(), [](std::uint32_t s) { return s != 0; }));
 }
@@ -139,18 +179,19 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
     s.f = roll < 5 ? 1 : roll < 8 ? 2 : 3;
   }
   SYNOD_ASSERT(s.f >= 1, "f >= 1");
-  s.n = 3 * s.f + 1;
+  const bool paxos = options.protocol == Protocol::paxos;
+  s.n = paxos ? 2 * s.f + 1 : 3 * s.f + 1;
   // Swarm testing: each allowed fault class is on for a seed with
   // probability 3/4, so some seeds exercise one fault in isolation.
   const auto on = [&](std::uint32_t cls) { return (options.faults & cls) != 0 && prng.chance(3, 4); };
   const bool network = on(fault::network);
   const bool crash = on(fault::crash);
-  const bool byzantine = on(fault::byzantine);
+  const bool byzantine = on(fault::byzantine) && !paxos;  // crash faults only in paxos mode
   const bool clients = on(fault::clients);
 
   s.correct_clients = static_cast<std::uint32_t>(prng.between(2, kMaxCorrectClients));
   s.faulty_clients = clients ? static_cast<std::uint32_t>(prng.between(1, kMaxFaultyClients)) : 0;
-  s.config = make_config(prng, s.f, s.correct_clients + s.faulty_clients);
+  s.config = make_config(prng, options.protocol, s.f, s.correct_clients + s.faulty_clients);
   s.heal_us = prng.between(1000 * kMs, 3000 * kMs);
 
   s.faulty_net.base_delay_us = prng.between(50, 2000);
@@ -199,7 +240,19 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
   s.workload.del_weight = static_cast<std::uint32_t>(prng.below(3));
   s.workload.cas_weight = static_cast<std::uint32_t>(prng.below(4));
   s.workload.think_max_us = pick(prng, {5 * kMs, 20 * kMs, 60 * kMs});
-  SYNOD_ASSERT(s.byzantine.size() == s.n, "one entry per replica");
+  s.clocks.assign(s.n, Clock{});
+  if (paxos) {
+    // Drawn last (and only for paxos): pbft seeds draw what they always did.
+    const std::int64_t bound = s.config.max_clock_drift_ppm;
+    for (Clock& clock : s.clocks) {
+      clock.drift_ppm = static_cast<std::int32_t>(static_cast<std::int64_t>(prng.below(2 * bound + 1)) - bound);
+      if (prng.chance(1, 3)) clock.drift_ppm = prng.chance(1, 2) ? static_cast<std::int32_t>(bound)
+                                                                 : static_cast<std::int32_t>(-bound);
+      clock.offset_us = prng.below(1'000'000);
+    }
+    for (Partition& p : s.partitions) p.isolate_leader = prng.chance(1, 3);
+  }
+  SYNOD_ASSERT(s.byzantine.size() == s.n && s.clocks.size() == s.n, "one entry per replica");
   SYNOD_ASSERT(s.faulty_behaviours.size() == s.faulty_clients, "one entry per faulty client");
   return s;
 }
@@ -215,6 +268,14 @@ std::string Scenario::describe() const {
                      std::to_string(faulty_net.reorder_ppm / 10'000) + "% corrupt=" +
                      std::to_string(faulty_net.corrupt_ppm / 10'000) + "% partitions=" +
                      std::to_string(partitions.size()) + " crashes=" + std::to_string(crashes.size());
+  if (config.protocol == Protocol::paxos) {
+    text = "paxos " + text + " hb=" + std::to_string(config.heartbeat_interval_ms) + "ms E=" +
+           std::to_string(config.election_timeout_ms) + "ms lease=" + std::to_string(config.lease_duration_ms) +
+           "ms drift=" + std::to_string(config.max_clock_drift_ppm) + "ppm";
+    std::size_t leader_cuts = 0;
+    for (const Partition& p : partitions) leader_cuts += p.isolate_leader ? 1 : 0;
+    if (leader_cuts > 0) text += " leader-isolations=" + std::to_string(leader_cuts);
+  }
   for (ReplicaId r = 0; r < byzantine.size(); ++r) {
     if (byzantine[r] != 0) text += " byz:r" + std::to_string(r) + "=" + describe_strategies(byzantine[r]);
   }

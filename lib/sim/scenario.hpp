@@ -29,6 +29,9 @@ struct Partition {
   TimeUs start_us = 0;
   TimeUs end_us = 0;
   std::vector<bool> side;  // per replica
+  // paxos: the replica leading at start_us is moved to side B (the
+  // simulator resolves it then), isolating it with whatever else is there.
+  bool isolate_leader = false;
 };
 
 struct CrashPlan {
@@ -38,6 +41,16 @@ struct CrashPlan {
   // Crash inside the next step that persists something: its persist ops
   // are applied, its messages never leave (durable before visible).
   bool after_persist = false;
+};
+
+// A replica's clock (paxos leases): local = offset + t * (1e6 + drift) / 1e6
+// for global virtual time t, with |drift| <= config.max_clock_drift_ppm.
+// pbft seeds keep every clock exact.
+struct Clock {
+  std::int32_t drift_ppm = 0;
+  TimeUs offset_us = 0;
+  TimeUs local(TimeUs global_us) const;
+  TimeUs global(TimeUs local_us) const;  // the first global instant whose local time reaches local_us
 };
 
 struct Scenario {
@@ -50,7 +63,8 @@ struct Scenario {
   NetworkShape healed_net;
   std::vector<Partition> partitions;    // non-overlapping, in time order
   std::vector<CrashPlan> crashes;
-  std::vector<std::uint32_t> byzantine; // per replica: strategy mask, 0 = correct
+  std::vector<std::uint32_t> byzantine; // per replica: strategy mask, 0 = correct (always 0 for paxos)
+  std::vector<Clock> clocks;            // per replica
   std::vector<std::uint32_t> faulty_behaviours;  // per faulty client
   WorkloadShape workload;
   TimeUs heal_us = 2'000'000;

@@ -7,6 +7,7 @@
 #include <queue>
 
 #include "client/session.hpp"
+#include "paxos/paxos.hpp"
 #include "sim/byzantine.hpp"
 #include "sim/checkers.hpp"
 #include "sim/describe.hpp"
@@ -66,6 +67,8 @@ struct ReplicaNode {
   std::unique_ptr<examples::KvStore> app;
   std::unique_ptr<Replica> core;  // null while crashed
   DurableState durable;
+  Clock clock;                    // the replica's own clock (exact for pbft)
+  std::uint64_t incarnation = 0;  // starts so far (seeds a paxos core's timeouts)
   bool crash_after_persist = false;
   std::uint64_t seen_view_changes = 0;  // of the current incarnation
   std::uint64_t seen_state_transfers = 0;
@@ -130,6 +133,7 @@ class Simulation {
   void schedule_client_timer(ClientNode& client);
   // Bookkeeping.
   void observe_status(ReplicaNode& node);
+  void resolve_partition(Partition& p);
   void check_sent(const ReplicaNode& node, ByteView frame);
   void record_signed_request(ByteView frame);
   void record_signed_request(const wire::Request& request);
@@ -149,6 +153,7 @@ class Simulation {
   Prng client_prng_;
 
   std::vector<ReplicaNode> replicas_;
+  std::vector<Partition> partitions_;  // scenario_.partitions, with leader isolations resolved
   std::vector<ClientNode> clients_;  // correct ones first, then faulty
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::uint64_t next_order_ = 0;
@@ -191,6 +196,7 @@ Simulation::Simulation(std::uint64_t seed, const Options& options)
   for (ReplicaId i = 0; i < scenario_.n; ++i) {
     ReplicaNode& node = replicas_[i];
     node.id = i;
+    node.clock = scenario_.clocks[i];
     node.crypto = std::make_unique<FakeCrypto>(keys_, Principal::replica(i));
     if (scenario_.byzantine[i] != 0) {
       node.byzantine = std::make_unique<ByzantineReplica>(config, i, *node.crypto, scenario_.byzantine[i],
@@ -221,7 +227,11 @@ Simulation::Simulation(std::uint64_t seed, const Options& options)
 void Simulation::start_replica(ReplicaNode& node) {
   SYNOD_ASSERT(node.core == nullptr && node.byzantine == nullptr, "start a correct replica that is down");
   node.app = std::make_unique<examples::KvStore>();
-  auto core = pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable, options_.bugs);
+  ++node.incarnation;
+  auto core = scenario_.config.protocol == Protocol::paxos
+                  ? paxos::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable,
+                                        mix64(seed_ ^ 0x7061786f73ull ^ (node.incarnation << 32)), options_.paxos_bugs)
+                  : pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable, options_.bugs);
   if (!core) {
     // A correct replica must come back from whatever it persisted.
     simulator_errors_.push_back("replica " + std::to_string(node.id) + " cannot start from its durable state: " +
@@ -279,7 +289,7 @@ void Simulation::schedule_client_timer(ClientNode& client) {
 
 bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
   if (!active_partition_) return false;
-  const Partition& p = scenario_.partitions[*active_partition_];
+  const Partition& p = partitions_[*active_partition_];
   return p.side[a] != p.side[b];
 }
 
@@ -368,6 +378,9 @@ void Simulation::check_sent(const ReplicaNode& node, ByteView frame) {
   // decoded (decoding every frame would double the simulator's cost).
   const auto envelope = wire::decode_envelope(frame);
   SYNOD_ASSERT(envelope.has_value(), "a correct replica sends well-formed frames");
+  if (envelope->type == wire::MsgType::catch_up || envelope->type == wire::MsgType::committed_batches) {
+    ++result_.catch_ups;
+  }
   switch (envelope->type) {
     case wire::MsgType::pre_prepare:
     case wire::MsgType::prepare:
@@ -384,10 +397,12 @@ void Simulation::check_sent(const ReplicaNode& node, ByteView frame) {
 void Simulation::step_correct(ReplicaNode& node, const Bytes* frame) {
   SYNOD_ASSERT(node.core != nullptr, "only a running replica steps");
   effects_.clear();
+  // A core reads time only from its inputs: its own (drifting) clock.
+  const TimeUs local_now = node.clock.local(now_);
   if (frame != nullptr) {
-    node.core->receive(now_, *frame, effects_);
+    node.core->receive(local_now, *frame, effects_);
   } else {
-    node.core->tick(now_, effects_);
+    node.core->tick(local_now, effects_);
   }
   // replica.hpp: persist first, all of it, in order; only then send.
   for (PersistOp& op : effects_.persist) {
@@ -420,7 +435,8 @@ void Simulation::step_correct(ReplicaNode& node, const Bytes* frame) {
     check_sent(node, out.frame);
     route(Principal::replica(node.id), out.to, std::move(out.frame));
   }
-  schedule_replica_timer(node, node.core->next_deadline());
+  const TimeUs deadline = node.core->next_deadline();
+  schedule_replica_timer(node, deadline == kNever ? kNever : node.clock.global(deadline));
 }
 
 void Simulation::step_byzantine(ReplicaNode& node, Principal from, const Bytes* frame) {
@@ -500,6 +516,16 @@ void Simulation::client_step(ClientNode& client, const Bytes* frame) {
   session_effects_.clear();
   if (frame != nullptr) {
     client.session->receive(now_, *frame, session_effects_);
+    if (session_effects_.completed && scenario_.config.protocol == Protocol::paxos) {
+      // Paxos: one reply completes a request; the leader marks a read it
+      // served from its lease (not ordered). The checker must judge it as
+      // a read against the committed prefixes, not look for it in the log.
+      const auto envelope = wire::decode_envelope(*frame);
+      SYNOD_ASSERT(envelope.has_value(), "a completing reply is well formed");
+      const auto reply = wire::decode<wire::Reply>(envelope->payload);
+      SYNOD_ASSERT(reply.has_value(), "a completing reply is a reply");
+      session_effects_.completed->read_only = reply->read_only;
+    }
   } else {
     client.session->tick(now_, session_effects_);
   }
@@ -522,6 +548,7 @@ void Simulation::after_client_effects(ClientNode& client) {
     client.workload->observe(op.op, op.result);
     client.current.reset();
     ++result_.requests_completed;
+    if (done.read_only) ++result_.unordered_reads;
     if (healed_ && op.invoked.us >= scenario_.heal_us) ++client.completed_after_heal;
     if (options_.trace) {
       trace("c" + std::to_string(client.id) + " DONE t=" + std::to_string(op.t) + " " + describe_kv_op(op.op) +
@@ -612,9 +639,10 @@ void Simulation::handle(Event& e) {
     case EventKind::partition_start:
       if (healed_) return;
       active_partition_ = e.generation;
+      resolve_partition(partitions_[e.generation]);
       if (options_.trace) {
         std::string sides;
-        for (bool side : scenario_.partitions[e.generation].side) sides += side ? 'B' : 'A';
+        for (bool side : partitions_[e.generation].side) sides += side ? 'B' : 'A';
         trace("PARTITION " + sides + " (replica i on side sides[i])");
       }
       return;
@@ -639,6 +667,37 @@ void Simulation::handle(Event& e) {
     }
     case EventKind::faulty_act: faulty_act(clients_.at(e.to.id)); return;
   }
+}
+
+void Simulation::resolve_partition(Partition& p) {
+  if (!p.isolate_leader) return;
+  // The running replica that leads under the highest ballot goes to side B:
+  // an isolated leader that still believes it leads, while the majority
+  // elects another.
+  std::optional<ReplicaId> leader;
+  View best = 0;
+  for (const ReplicaNode& node : replicas_) {
+    if (node.core == nullptr) continue;
+    const ReplicaStatus status = node.core->status();
+    if (status.is_leader && (!leader || status.view >= best)) {
+      leader = node.id;
+      best = status.view;
+    }
+  }
+  if (!leader) return;
+  // Side B must stay a minority: if the leader joins a side B that already
+  // holds f others, it swaps places with one of them.
+  std::size_t b_count = 0;
+  for (bool side : p.side) b_count += side ? 1 : 0;
+  if (!p.side[*leader] && b_count + 1 > scenario_.f) {
+    for (ReplicaId r = 0; r < p.side.size(); ++r) {
+      if (p.side[r]) {
+        p.side[r] = false;
+        break;
+      }
+    }
+  }
+  p.side[*leader] = true;
 }
 
 bool Simulation::liveness_done() const {
@@ -672,6 +731,7 @@ RunResult Simulation::run() {
     push(Event{scenario_.crashes[i].crash_us, 0, EventKind::crash, {}, {}, i, nullptr});
     push(Event{scenario_.crashes[i].restart_us, 0, EventKind::restart, {}, {}, i, nullptr});
   }
+  partitions_ = scenario_.partitions;
   for (std::size_t i = 0; i < scenario_.partitions.size(); ++i) {
     push(Event{scenario_.partitions[i].start_us, 0, EventKind::partition_start, {}, {}, i, nullptr});
     push(Event{scenario_.partitions[i].end_us, 0, EventKind::partition_end, {}, {}, i, nullptr});
@@ -760,8 +820,8 @@ RunResult Simulation::finish(bool event_limit) {
 }  // namespace
 
 Result<RunResult> run_seed(std::uint64_t seed, const Options& options) {
-  if (options.protocol != Protocol::pbft) {
-    return fail(ErrorCode::invalid_argument, "paxos mode not available yet: the simulator runs --protocol pbft only");
+  if (options.protocol != Protocol::pbft && options.protocol != Protocol::paxos) {
+    return fail(ErrorCode::invalid_argument, "the simulator runs --protocol pbft or paxos");
   }
   if (options.f && (*options.f == 0 || *options.f > 32)) {
     return fail(ErrorCode::invalid_argument, "--f must be between 1 and 32");
@@ -849,9 +909,46 @@ Result<void> set_bug(std::string_view name, pbft::Bugs& bugs) {
   return fail(ErrorCode::invalid_argument, "unknown bug \"" + std::string(name) + "\" (known: " + known + ")");
 }
 
-std::vector<std::string> bug_names() {
+struct PaxosBugName {
+  const char* name;
+  bool paxos::Bugs::*field;
+};
+
+constexpr PaxosBugName kPaxosBugNames[] = {
+    {"skip-promise-persistence", &paxos::Bugs::skip_promise_persistence},
+    {"ignore-promised-values", &paxos::Bugs::ignore_promised_values},
+    {"chosen-on-f-accepts", &paxos::Bugs::chosen_on_f_accepts},
+    {"lease-read-without-lease", &paxos::Bugs::lease_read_without_lease},
+};
+
+Result<void> set_bug(std::string_view name, paxos::Bugs& bugs) {
+  for (const PaxosBugName& bug : kPaxosBugNames) {
+    if (name == bug.name) {
+      bugs.*bug.field = true;
+      return {};
+    }
+  }
+  std::string known;
+  for (const PaxosBugName& bug : kPaxosBugNames) known += std::string(known.empty() ? "" : ", ") + bug.name;
+  return fail(ErrorCode::invalid_argument,
+              "unknown paxos bug \"" + std::string(name) + "\" (known: " + known + ")");
+}
+
+std::string describe_bugs(const paxos::Bugs& bugs) {
+  std::string text;
+  for (const PaxosBugName& bug : kPaxosBugNames) {
+    if (bugs.*bug.field) text += std::string(text.empty() ? "" : ",") + bug.name;
+  }
+  return text;
+}
+
+std::vector<std::string> bug_names(Protocol protocol) {
   std::vector<std::string> names;
-  for (const BugName& bug : kBugNames) names.emplace_back(bug.name);
+  if (protocol == Protocol::paxos) {
+    for (const PaxosBugName& bug : kPaxosBugNames) names.emplace_back(bug.name);
+  } else {
+    for (const BugName& bug : kBugNames) names.emplace_back(bug.name);
+  }
   return names;
 }
 

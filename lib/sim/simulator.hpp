@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "paxos/paxos.hpp"
 #include "pbft/pbft.hpp"
 #include "synod/config.hpp"
 #include "synod/result.hpp"
@@ -41,16 +42,19 @@ enum Class : std::uint32_t {
 Result<std::uint32_t> parse_faults(std::string_view list);
 std::string describe_faults(std::uint32_t faults);
 
-// --bug names <-> pbft::Bugs fields.
+// --bug names <-> pbft::Bugs / paxos::Bugs fields.
 Result<void> set_bug(std::string_view name, pbft::Bugs& bugs);
-std::vector<std::string> bug_names();
+Result<void> set_bug(std::string_view name, paxos::Bugs& bugs);
+std::vector<std::string> bug_names(Protocol protocol = Protocol::pbft);
 std::string describe_bugs(const pbft::Bugs& bugs);  // "" when none
+std::string describe_bugs(const paxos::Bugs& bugs);
 
 struct Options {
   Protocol protocol = Protocol::pbft;
   std::optional<std::uint32_t> f;     // default: drawn from the seed (1..3)
   std::uint32_t faults = fault::all;  // fault classes a seed may draw from
-  pbft::Bugs bugs;                    // broken variants for honest replicas
+  pbft::Bugs bugs;                    // broken variants for honest replicas (pbft)
+  paxos::Bugs paxos_bugs;             // broken variants for every replica (paxos)
   TimeUs max_virtual_us = 120'000'000;
   // Liveness: after the heal, each correct client's requests complete
   // within liveness_bound_us, and each completes liveness_ops of them.
@@ -67,8 +71,12 @@ struct RunResult {
   std::uint64_t safety_violation_count = 0;  // may exceed the messages kept
   std::uint64_t liveness_failure_count = 0;
   std::uint64_t requests_completed = 0;      // by correct clients
+  // pbft: view changes; paxos: leader (ballot) changes.
   std::uint64_t view_changes = 0;            // most installed by one correct replica
+  // pbft: stable checkpoints fetched; paxos: snapshots installed by catch-up.
   std::uint64_t state_transfers = 0;         // summed over correct replicas
+  std::uint64_t unordered_reads = 0;         // reads completed without ordering (pbft: n matching; paxos: lease)
+  std::uint64_t catch_ups = 0;               // catch-up answers sent (FetchBatches answers / CatchUp)
   std::uint64_t messages_sent = 0;
   std::uint64_t events = 0;
   std::uint64_t checkpoints = 0;             // distinct stable checkpoints seen
@@ -78,7 +86,7 @@ struct RunResult {
   bool ok() const { return safety_violation_count == 0 && liveness_failure_count == 0; }
 };
 
-// Runs one seed. Errors: options the simulator cannot run (e.g. paxos).
+// Runs one seed. Errors: options the simulator cannot run.
 Result<RunResult> run_seed(std::uint64_t seed, const Options& options);
 
 }  // namespace synod::sim

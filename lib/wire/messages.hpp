@@ -222,12 +222,16 @@ struct AcceptedEntry {
   friend bool operator==(const AcceptedEntry&, const AcceptedEntry&) = default;
 };
 
-// Phase 1b: PROMISE(b, accepted).
+// Phase 1b: PROMISE(b, accepted). A promise that would not fit in a frame
+// comes in parts: `more` says this part reports every accepted slot from
+// from_slot through its last entry only, and the proposer asks for the rest
+// with another PREPARE(b) from the slot after it.
 struct Promise {
   Ballot ballot;
   Slot from_slot = 0;
   Slot chosen_through = 0;  // the acceptor's known-chosen prefix
   std::vector<AcceptedEntry> accepted;
+  bool more = false;
   friend bool operator==(const Promise&, const Promise&) = default;
 };
 
@@ -253,10 +257,14 @@ struct Nack {
   friend bool operator==(const Nack&, const Nack&) = default;
 };
 
-// Leader liveness and commit index (learners execute through it).
+// Leader liveness and commit index (learners execute through it). With
+// leases on, a follower echoes it back unchanged as its lease grant; the
+// leader numbers its heartbeats (sequence) so an echo names the send it
+// answers, and an idle leader's grants keep counting from recent sends.
 struct Heartbeat {
   Ballot ballot;
   Slot commit_index = 0;
+  std::uint64_t sequence = 0;
   friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
 };
 

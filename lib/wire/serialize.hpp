@@ -127,8 +127,8 @@ void serialize(Archive& ar, AcceptedEntry& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, Promise& m) {
-  auto& [ballot, from_slot, chosen_through, accepted] = m;
-  ar(ballot, from_slot, chosen_through, accepted);
+  auto& [ballot, from_slot, chosen_through, accepted, more] = m;
+  ar(ballot, from_slot, chosen_through, accepted, more);
 }
 template <class Archive>
 void serialize(Archive& ar, Accept& m) {
@@ -147,8 +147,8 @@ void serialize(Archive& ar, Nack& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, Heartbeat& m) {
-  auto& [ballot, commit_index] = m;
-  ar(ballot, commit_index);
+  auto& [ballot, commit_index, sequence] = m;
+  ar(ballot, commit_index, sequence);
 }
 template <class Archive>
 void serialize(Archive& ar, CatchUpRequest& m) {
@@ -211,11 +211,11 @@ template <> struct WireBound<CommittedBatches> : StructBound<std::vector<Committ
 template <> struct WireBound<Ballot> : StructBound<std::uint64_t, ReplicaId> {};
 template <> struct WireBound<PaxosPrepare> : StructBound<Ballot, Slot> {};
 template <> struct WireBound<AcceptedEntry> : StructBound<Slot, Ballot, Batch> {};
-template <> struct WireBound<Promise> : StructBound<Ballot, Slot, Slot, std::vector<AcceptedEntry>> {};
+template <> struct WireBound<Promise> : StructBound<Ballot, Slot, Slot, std::vector<AcceptedEntry>, bool> {};
 template <> struct WireBound<Accept> : StructBound<Ballot, Slot, Batch, Slot> {};
 template <> struct WireBound<Accepted> : StructBound<Ballot, Slot> {};
 template <> struct WireBound<Nack> : StructBound<Ballot> {};
-template <> struct WireBound<Heartbeat> : StructBound<Ballot, Slot> {};
+template <> struct WireBound<Heartbeat> : StructBound<Ballot, Slot, std::uint64_t> {};
 template <> struct WireBound<CatchUpRequest> : StructBound<Slot> {};
 template <> struct WireBound<ChosenEntry> : StructBound<Slot, Batch> {};
 template <> struct WireBound<CatchUp> : StructBound<Ballot, Slot, Bytes, std::vector<ChosenEntry>> {};

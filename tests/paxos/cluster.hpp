@@ -53,13 +53,17 @@ class PaxosCluster {
       auto key = crypto::PrivateKey::generate();
       REQUIRE(key.has_value());
       replica_keys_.push_back(std::move(*key));
-      config.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string(7000 + i), pem(replica_keys_.back())});
+      ReplicaInfo info;  // by field: more fields may follow, all defaulted
+      info.id = i;
+      info.endpoint = "tcp://127.0.0.1:" + std::to_string(7000 + i);
+      info.public_key = pem(replica_keys_.back());
+      config.replicas.push_back(std::move(info));
     }
     for (ClientId c = 1; c <= kClients; ++c) {
       auto key = crypto::PrivateKey::generate();
       REQUIRE(key.has_value());
       client_keys_.emplace(c, std::move(*key));
-      config.clients.push_back({c, pem(client_keys_.at(c))});
+      config.clients.push_back({.id = c, .public_key = pem(client_keys_.at(c))});
     }
     if (configure) configure(config);
     const auto valid = config.validate();

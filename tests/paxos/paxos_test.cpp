@@ -147,8 +147,8 @@ TEST_CASE("phase 1: the new leader re-proposes the value with the highest ballot
   const wire::Batch low{c.signed_request(1, 1, counter::encode_add(5))};
   const wire::Batch high{c.signed_request(2, 1, counter::encode_add(7))};
   const auto accepts = campaign_with(c, {
-                                            wire::Promise{{}, 1, 0, {{1, {2, 1}, low}}},
-                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, high}}},
+                                            wire::Promise{{}, 1, 0, {{1, {2, 1}, low}}, false},
+                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, high}}, false},
                                         });
   REQUIRE(accepts.size() == 1);
   CHECK(accepts[0].slot == 1);
@@ -161,8 +161,8 @@ TEST_CASE("phase 1: gaps below a reported slot become no-ops") {
   PaxosCluster c(2);
   const wire::Batch value{c.signed_request(1, 1, counter::encode_add(9))};
   const auto accepts = campaign_with(c, {
-                                            wire::Promise{{}, 1, 0, {{3, {2, 1}, value}}},
-                                            wire::Promise{{}, 1, 0, {}},
+                                            wire::Promise{{}, 1, 0, {{3, {2, 1}, value}}, false},
+                                            wire::Promise{{}, 1, 0, {}, false},
                                         });
   REQUIRE(accepts.size() == 3);
   CHECK(accepts[0].slot == 1);
@@ -208,7 +208,7 @@ TEST_CASE("a leader that hears a higher ballot follows its leader") {
   PaxosCluster c;
   c.elect(0);
   const View round = c.status(0).view;
-  c.input(0, c.frame_as(2, wire::Heartbeat{{round + 1, 2}, 0}));
+  c.input(0, c.frame_as(2, wire::Heartbeat{{round + 1, 2}, 0, 1}));
   CHECK_FALSE(c.status(0).is_leader);
   CHECK(c.status(0).leader == 2);
   CHECK(c.status(0).view == round + 1);
@@ -345,8 +345,8 @@ TEST_CASE("a new leader behind a promiser's chosen prefix catches up before it l
   c.tick(0);
   const wire::Ballot b = c.queued<wire::PaxosPrepare>(0).front().ballot;
   c.network.clear();
-  c.input(0, c.frame_as(1, wire::Promise{b, 1, 1, {}}));  // replica 1 knows slot 1 chosen
-  c.input(0, c.frame_as(2, wire::Promise{b, 1, 0, {}}));
+  c.input(0, c.frame_as(1, wire::Promise{b, 1, 1, {}, false}));  // replica 1 knows slot 1 chosen
+  c.input(0, c.frame_as(2, wire::Promise{b, 1, 0, {}, false}));
   CHECK_FALSE(c.status(0).is_leader);
   const auto asks = c.queued<wire::CatchUpRequest>(0, 1);
   REQUIRE(asks.size() == 1);
@@ -458,6 +458,57 @@ TEST_CASE("leases: once the grants run out the leader stops serving local reads"
   CHECK(c.replies(2, 1).empty());  // ordered, and no ACCEPTED comes back
 }
 
+TEST_CASE("leases: an idle leader keeps its lease: heartbeat echoes renew the grants") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  c.advance(200'000);
+  increment(c, 1, 1);
+  // A long idle stretch, many lease durations: nothing is written, so the
+  // commit index never changes; only heartbeats and their echoes flow.
+  c.advance(1'000'000);
+  REQUIRE(c.status(0).is_leader);
+  const Seq executed = c.status(0).last_executed;
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  const auto replies = c.replies(2, 1);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].second.read_only);  // served from the lease, not ordered
+  CHECK(value_of(replies[0].second) == 1);
+  CHECK(c.status(0).last_executed == executed);
+}
+
+TEST_CASE("leases: heartbeats are numbered and an echo of an old one earns no fresh grant") {
+  PaxosCluster c(1, {}, set_lease);
+  c.elect(0);
+  c.advance(200'000);
+  increment(c, 1, 1);
+  // Every heartbeat the leader sends carries a new sequence number.
+  c.drop = [](const InFlight& m) { return m.from != Principal::replica(0) && m.to == ReplicaId{0}; };
+  c.network.clear();
+  c.now = std::max(c.now, c.core(0).next_deadline());
+  c.tick(0);
+  const auto first = c.queued<wire::Heartbeat>(0, 1);
+  REQUIRE(first.size() == 1);
+  c.network.clear();
+  c.now = std::max(c.now + 1, c.core(0).next_deadline());
+  c.tick(0);
+  const auto second = c.queued<wire::Heartbeat>(0, 1);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].sequence > first[0].sequence);
+  c.network.clear();
+  // The followers fall silent past the lease; then an echo of the first
+  // heartbeat arrives late. It vouches only for the time that heartbeat
+  // was sent, long ago: the leader must not serve a local read on it.
+  c.advance(150'000);
+  REQUIRE(c.status(0).is_leader);
+  c.drop = [](const InFlight&) { return false; };
+  c.input(0, c.frame_as(1, first[0]));
+  c.input(0, c.frame_as(2, first[0]));
+  c.network.clear();
+  c.drop = [](const InFlight& m) { return m.from != Principal::replica(0) && m.to == ReplicaId{0}; };
+  send_request(c, 2, 1, counter::encode_get(), 0, true);
+  CHECK(c.replies(2, 1).empty());  // ordered (and no ACCEPTED comes back), never a local read
+}
+
 TEST_CASE("leases: a follower promises no phase 1 to a rival before the lease expires") {
   PaxosCluster c(1, {}, set_lease);
   c.elect(0);
@@ -488,8 +539,8 @@ TEST_CASE("bug ignore_promised_values: the new leader drops the reported values"
   PaxosCluster c(2, paxos::Bugs{.ignore_promised_values = true});
   const wire::Batch value{c.signed_request(2, 1, counter::encode_add(7))};
   const auto accepts = campaign_with(c, {
-                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, value}}},
-                                            wire::Promise{{}, 1, 0, {}},
+                                            wire::Promise{{}, 1, 0, {{1, {4, 2}, value}}, false},
+                                            wire::Promise{{}, 1, 0, {}, false},
                                         });
   CHECK(accepts.empty());  // slot 1 is free for a new request: the reported value is lost
 }
@@ -517,4 +568,85 @@ TEST_CASE("bug lease_read_without_lease: the leader answers a read alone without
     CHECK(replies[0].second.read_only == buggy);
     CHECK(c.status(0).last_executed == (buggy ? 1 : 2));
   }
+}
+
+// ------------------------------------------------------------------ promises in parts
+
+namespace {
+
+// Frames of at most 4 KiB: a promise reporting several 1000-byte requests
+// does not fit in one (a promise carries at most half a frame).
+void small_frames(ClusterConfig& config) {
+  config.max_frame_bytes = 4096;
+  config.max_request_bytes = 1024;
+  config.batch_max_bytes = 2048;
+}
+
+}  // namespace
+
+TEST_CASE("promises in parts: an acceptor's promise never exceeds the frame cap; the parts cover every slot") {
+  PaxosCluster c(1, {}, small_frames);
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.network.clear();
+  constexpr wire::Slot kSlots = 6;
+  for (wire::Slot slot = 1; slot <= kSlots; ++slot) {
+    const wire::Batch value{c.signed_request(1, slot, Bytes(1000, static_cast<std::uint8_t>('a' + slot)))};
+    c.input(1, c.frame_as(0, wire::Accept{{1, 0}, slot, value, 0}));
+  }
+  c.network.clear();
+  std::vector<wire::Slot> reported;
+  std::size_t parts = 0;
+  wire::PaxosPrepare prepare{{2, 2}, 1};
+  for (int round = 0; round < 20; ++round) {
+    c.input(1, c.frame_as(2, prepare));
+    std::optional<wire::Promise> promise;
+    for (const InFlight& m : c.network) {
+      if (m.from != Principal::replica(1) || m.type() != wire::MsgType::promise) continue;
+      CHECK(m.frame.size() <= 4096);
+      promise = PaxosCluster::decode_as<wire::Promise>(m.frame);
+    }
+    c.network.clear();
+    REQUIRE(promise.has_value());
+    ++parts;
+    CHECK(promise->from_slot == prepare.from_slot);
+    for (const wire::AcceptedEntry& e : promise->accepted) reported.push_back(e.slot);
+    if (!promise->more) break;
+    REQUIRE_FALSE(promise->accepted.empty());
+    prepare.from_slot = promise->accepted.back().slot + 1;
+  }
+  CHECK(parts > 1);
+  CHECK(reported == std::vector<wire::Slot>{1, 2, 3, 4, 5, 6});
+}
+
+TEST_CASE("promises in parts: the candidate asks for the rest and counts the voter once it is whole") {
+  PaxosCluster c(1, {}, small_frames);
+  for (ReplicaId i = 0; i < c.n(); ++i) c.tick(i);
+  c.deliver_all();
+  c.now = std::max(c.now, c.core(0).next_deadline());
+  c.tick(0);
+  const auto prepares = c.queued<wire::PaxosPrepare>(0, 1);
+  REQUIRE(!prepares.empty());
+  const wire::Ballot b = prepares.front().ballot;
+  c.network.clear();
+  const wire::Batch first{c.signed_request(1, 1, Bytes(1000, 'x'))};
+  const wire::Batch second{c.signed_request(2, 1, Bytes(1000, 'y'))};
+  c.input(0, c.frame_as(1, wire::Promise{b, 1, 0, {{1, {0, 0}, first}}, true}));
+  CHECK_FALSE(c.status(0).is_leader);  // half a promise is no vote
+  const auto more = c.queued<wire::PaxosPrepare>(0, 1);
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].ballot == b);
+  CHECK(more[0].from_slot == 2);
+  c.network.clear();
+  // A stale copy of the first part is not the part asked for.
+  c.input(0, c.frame_as(1, wire::Promise{b, 1, 0, {{1, {0, 0}, first}}, true}));
+  CHECK(c.rejected(0, Rejection::invalid) == 1);
+  CHECK_FALSE(c.status(0).is_leader);
+  c.input(0, c.frame_as(1, wire::Promise{b, 2, 0, {{2, {0, 0}, second}}, false}));
+  REQUIRE(c.status(0).is_leader);
+  const auto accepts = c.queued<wire::Accept>(0, 1);
+  REQUIRE(accepts.size() == 2);
+  CHECK(accepts[0].slot == 1);
+  CHECK(accepts[0].batch == first);  // both parts' values are re-proposed
+  CHECK(accepts[1].slot == 2);
+  CHECK(accepts[1].batch == second);
 }

@@ -95,9 +95,13 @@ class StressRun {
     config_.batch_max_requests = shape.batch_max_requests;
     config_.lease_duration_ms = shape.leases ? 100 : 0;
     for (ReplicaId i = 0; i < 2 * shape.f + 1; ++i) {
-      config_.replicas.push_back({i, "sim://" + std::to_string(i), "key"});
+      ReplicaInfo info;  // by field: more fields may follow, all defaulted
+      info.id = i;
+      info.endpoint = "sim://" + std::to_string(i);
+      info.public_key = "key";
+      config_.replicas.push_back(std::move(info));
     }
-    for (ClientId c = 1; c <= kClients; ++c) config_.clients.push_back({c, "key"});
+    for (ClientId c = 1; c <= kClients; ++c) config_.clients.push_back({.id = c, .public_key = "key"});
     REQUIRE(config_.validate().has_value());
     for (ReplicaId i = 0; i < config_.n(); ++i) {
       auto node = std::make_unique<Node>(Principal::replica(i));

@@ -17,8 +17,14 @@ namespace {
 ClusterConfig config_f1() {
   ClusterConfig c;
   c.f = 1;
-  for (ReplicaId i = 0; i < 4; ++i) c.replicas.push_back({i, "sim://r" + std::to_string(i), "k"});
-  for (ClientId i = 0; i < 3; ++i) c.clients.push_back({i, "k"});
+  for (ReplicaId i = 0; i < 4; ++i) {
+    ReplicaInfo info;  // by field: more fields may follow, all defaulted
+    info.id = i;
+    info.endpoint = "sim://r" + std::to_string(i);
+    info.public_key = "k";
+    c.replicas.push_back(std::move(info));
+  }
+  for (ClientId i = 0; i < 3; ++i) c.clients.push_back({.id = i, .public_key = "k"});
   c.batch_max_requests = 4;
   REQUIRE(c.validate().has_value());
   return c;

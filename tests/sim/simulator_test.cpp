@@ -95,7 +95,7 @@ TEST_CASE("scenarios: --faults none draws no faults; --f fixes the cluster size"
   }
 }
 
-TEST_CASE("options: fault lists, bug names and the paxos refusal") {
+TEST_CASE("options: fault lists and bug names of both protocols") {
   CHECK(parse_faults("all").value() == fault::all);
   CHECK(parse_faults("none").value() == 0);
   CHECK(parse_faults("network,crash").value() == (fault::network | fault::crash));
@@ -105,11 +105,16 @@ TEST_CASE("options: fault lists, bug names and the paxos refusal") {
   CHECK(bugs.commit_quorum_f_plus_1);
   CHECK_FALSE(set_bug("no-such-bug", bugs).has_value());
   CHECK(describe_bugs(bugs) == "commit-quorum-f1");
-  Options paxos;
-  paxos.protocol = Protocol::paxos;
-  const auto refused = run_seed(1, paxos);
-  REQUIRE_FALSE(refused.has_value());
-  CHECK(refused.error().message.find("paxos mode not available yet") != std::string::npos);
+  paxos::Bugs paxos_bugs;
+  CHECK(set_bug("chosen-on-f-accepts", paxos_bugs).has_value());
+  CHECK(set_bug("lease-read-without-lease", paxos_bugs).has_value());
+  CHECK(paxos_bugs.chosen_on_f_accepts);
+  CHECK(paxos_bugs.lease_read_without_lease);
+  CHECK_FALSE(paxos_bugs.skip_promise_persistence);
+  CHECK_FALSE(set_bug("commit-quorum-f1", paxos_bugs).has_value());  // a pbft bug
+  CHECK(describe_bugs(paxos_bugs) == "chosen-on-f-accepts,lease-read-without-lease");
+  CHECK(bug_names(Protocol::paxos).size() == 4);
+  CHECK(bug_names(Protocol::pbft).size() == 6);
 }
 
 }  // namespace

@@ -125,7 +125,9 @@ inline Ballot ballot() { return Ballot{kMax64, 4}; }
 inline AcceptedEntry accepted_entry(Slot s) { return AcceptedEntry{s, Ballot{3, 1}, batch(2, s)}; }
 inline ChosenEntry chosen_entry(Slot s) { return ChosenEntry{s, batch(1, s)}; }
 
-inline Promise promise() { return Promise{ballot(), 10, 9, {accepted_entry(10), accepted_entry(11), AcceptedEntry{12, {}, {}}}}; }
+inline Promise promise() {
+  return Promise{ballot(), 10, 9, {accepted_entry(10), accepted_entry(11), AcceptedEntry{12, {}, {}}}, true};
+}
 inline Accept accept() { return Accept{ballot(), 12, batch(4), 11}; }
 inline CatchUp catch_up() {
   return CatchUp{Ballot{5, 2}, 100, text("paxos snapshot"), {chosen_entry(101), chosen_entry(102)}};
@@ -155,7 +157,7 @@ inline std::vector<Message> messages() {
       accept(),
       Accepted{ballot(), 12},
       Nack{Ballot{kMax64, kMax32}},
-      Heartbeat{ballot(), 11},
+      Heartbeat{ballot(), 11, 7},
       CatchUpRequest{101},
       catch_up(),
       StatusRequest{0x0102030405060708ull},
