@@ -34,6 +34,11 @@ if(NOT LMDB_FOUND)
   synod_missing("LMDB" liblmdb-dev)
 endif()
 
+pkg_check_modules(CPPHTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+if(NOT CPPHTTPLIB_FOUND)
+  synod_missing("cpp-httplib (httplib.h)" libcpp-httplib-dev)
+endif()
+
 find_package(tomlplusplus CONFIG QUIET)
 if(NOT tomlplusplus_FOUND)
   synod_missing("toml++" libtomlplusplus-dev)

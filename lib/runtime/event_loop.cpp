@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -12,7 +13,9 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "runtime/metrics.hpp"
 #include "runtime/routing_ids.hpp"
+#include "runtime/transport.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::runtime {
@@ -26,12 +29,8 @@ TimeUs monotonic_now_us() {
 namespace {
 
 void configure(zmq::socket_t& socket, const ClusterConfig& config, const EventLoopOptions& options) {
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config.max_frame_bytes));
-  socket.set(zmq::sockopt::sndhwm, options.send_hwm);
-  socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
-  socket.set(zmq::sockopt::reconnect_ivl, options.reconnect_ivl_ms);
-  socket.set(zmq::sockopt::reconnect_ivl_max, options.reconnect_ivl_max_ms);
+  configure_socket(socket, SocketLimits{static_cast<std::int64_t>(config.max_frame_bytes), options.send_hwm,
+                                        options.receive_hwm, options.reconnect_ivl_ms, options.reconnect_ivl_max_ms});
 }
 
 void append(Effects& into, Effects& from) {
@@ -56,14 +55,28 @@ struct EventLoop::Impl {
   std::map<ClientId, std::string> client_routes;  // bounded: configured clients only
   EventLoopStats stats;
   TimeUs next_status_us = 0;
+  TimeUs next_metrics_status_us = 0;
 
   Impl(const ClusterConfig& c, ReplicaId s, Replica& r, LmdbStorage& st, const Crypto& cr, EventLoopOptions o)
       : config(c), self(s), core(r), storage(st), crypto(cr), options(std::move(o)) {}
 
   Result<void> open() {
     const std::string& endpoint = config.replicas[self].endpoint;
+    CurveKeyPair own_curve;  // this replica's CURVE key pair (runtime/transport.hpp)
+    if (config.curve) {
+      if (!curve_available()) return fail(ErrorCode::invalid_config, "curve = true, but libzmq has no CURVE support");
+      auto public_key = curve_public_of(options.curve_secret_key);
+      if (!public_key) return fail(ErrorCode::invalid_config, "curve = true needs this replica's CURVE secret key");
+      if (*public_key != config.curve_public_keys.at(self)) {
+        return fail(ErrorCode::invalid_config, "the CURVE secret key does not match replica " + std::to_string(self) +
+                                                   "'s curve_public_key in the config");
+      }
+      own_curve.public_key = *public_key;
+      own_curve.secret_key = options.curve_secret_key;
+    }
     try {
       configure(router, config, options);
+      if (config.curve) make_curve_server(router, own_curve.secret_key);
       router.set(zmq::sockopt::router_handover, 1);  // a restarted peer/client takes its routing id back at once
       router.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -75,6 +88,7 @@ struct EventLoop::Impl {
       if (peer.id == self) continue;
       try {
         configure(peers.back(), config, options);
+        if (config.curve) make_curve_client(peers.back(), config.curve_public_keys.at(peer.id), own_curve);
         peers.back().set(zmq::sockopt::routing_id, my_routing_id);
         peers.back().connect(peer.endpoint);
       } catch (const zmq::error_t& e) {
@@ -169,6 +183,11 @@ struct EventLoop::Impl {
         return true;
       }
       learn_route(rid, *envelope);
+      if (options.metrics != nullptr && envelope->type == wire::MsgType::request && envelope->sender.is_client()) {
+        if (auto request = wire::decode<wire::Request>(as_view(envelope->payload))) {
+          options.metrics->request_arrived(request->client, request->t, now);
+        }
+      }
     }
     core.receive(now, bytes, scratch);
     append(all, scratch);
@@ -245,6 +264,15 @@ struct EventLoop::Impl {
       if (auto r = storage.apply(all.persist); !r) return r;
       ++stats.persist_transactions;
       stats.persist_ops += all.persist.size();
+    }
+    if (options.metrics != nullptr) {
+      // Before the sends, so a client that saw its reply finds it counted.
+      std::optional<ReplicaStatus> status;
+      if (now >= next_metrics_status_us) {
+        next_metrics_status_us = now + 100'000;
+        status = core.status();
+      }
+      options.metrics->iteration(monotonic_now_us(), inputs, all.executed, stats, status ? &*status : nullptr);
     }
     send_all(all.send);
     for (const ExecutedBatch& batch : all.executed) {

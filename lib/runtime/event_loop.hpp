@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "runtime/lmdb_storage.hpp"
 #include "synod/config.hpp"
@@ -44,6 +45,8 @@
 #include "synod/result.hpp"
 
 namespace synod::runtime {
+
+class Metrics;  // runtime/metrics.hpp
 
 struct EventLoopOptions {
   std::size_t max_inputs_per_iteration = 256;  // bounds the work (and persist batch) per fsync
@@ -55,6 +58,10 @@ struct EventLoopOptions {
   // Called with the core's status at most once per status_interval_ms.
   std::function<void(const ReplicaStatus&)> on_status;
   std::uint32_t status_interval_ms = 1000;
+  // When set, fed once per iteration (and the core's status at most every
+  // 100 ms); must outlive the loop. Rendered by another thread.
+  Metrics* metrics = nullptr;
+  std::string curve_secret_key;  // Z85; required when the config has curve = true (runtime/transport.hpp)
 };
 
 struct EventLoopStats {

@@ -1,0 +1,720 @@
+// synod-bench — closed-loop throughput/latency benchmark.
+//
+// For every configuration (mode x f x payload) it starts a throw-away local
+// cluster on free loopback ports (synod-cluster init, then one synod-replica
+// per id with --app echo and --metrics-port; or one synod-unreplicated for
+// --unreplicated), or connects to a running one (--config), and for every
+// point of the --outstanding sweep keeps exactly that many requests in
+// flight through synod::AsyncClient (one client id per outstanding request).
+// Per point: ops/s, latency percentiles (submit to accepted result), the
+// batch size (from the first replica's /metrics), and CPU per operation of
+// the server processes (utime + stime from /proc/PID/stat) and of this
+// process (the clients). Output: a table, --json, and --plot FILE.png
+// (gnuplot): p50 latency against throughput, one line per configuration.
+// Every process it starts is stopped by pid (SIGTERM, then SIGKILL) on every
+// exit path, including SIGINT/SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+
+#include "runtime/config_file.hpp"
+#include "synod/async_client.hpp"
+#include "synod/bench/echo.hpp"
+#include "synod/client.hpp"
+#include "synod/crypto/private_key.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) { g_interrupted.store(true); }
+
+struct Failure {
+  std::string message;
+};
+[[noreturn]] void fail(const std::string& message) { throw Failure{message}; }
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
+
+std::vector<std::uint16_t> free_ports(std::size_t count) {
+  std::vector<int> sockets;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < count; ++i) {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      if (s >= 0) ::close(s);
+      fail("cannot pick a free loopback port");
+    }
+    sockets.push_back(s);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int s : sockets) ::close(s);
+  return ports;
+}
+
+// CPU seconds (user + system) a process has used so far; nullopt if gone.
+std::optional<double> cpu_seconds(pid_t pid) {
+  const std::string stat = read_text(pid == 0 ? "/proc/self/stat" : "/proc/" + std::to_string(pid) + "/stat");
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// ---------------------------------------------------------------- processes
+
+// Processes this run started; stopped by pid on every exit path.
+struct Processes {
+  std::vector<pid_t> pids;
+
+  pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+    const pid_t pid = ::fork();
+    if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      const int null_fd = ::open("/dev/null", O_RDONLY);
+      const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (null_fd >= 0) ::dup2(null_fd, 0);
+      if (log_fd >= 0) {
+        ::dup2(log_fd, 1);
+        ::dup2(log_fd, 2);
+      }
+      std::vector<char*> args;
+      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      std::fprintf(stderr, "synod-bench: cannot exec %s: %s\n", args[0], std::strerror(errno));
+      ::_exit(127);
+    }
+    pids.push_back(pid);
+    return pid;
+  }
+
+  // Fails with the log's last line if a child already exited.
+  void check_alive(const std::vector<fs::path>& logs) {
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      int status = 0;
+      if (::waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+        pids[i] = -1;
+        std::string text = i < logs.size() ? read_text(logs[i]) : "";
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        const auto nl = text.rfind('\n');
+        const std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
+        fail("server " + std::to_string(i) + " " + how + "; its log ends: " +
+             (nl == std::string::npos ? text : text.substr(nl + 1)));
+      }
+    }
+  }
+
+  void stop_all() {
+    for (pid_t pid : pids) {
+      if (pid > 0) ::kill(pid, SIGTERM);
+    }
+    const auto deadline = Clock::now() + 5s;
+    for (pid_t& pid : pids) {
+      if (pid <= 0) continue;
+      int status = 0;
+      while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (Clock::now() > deadline) {
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+      pid = -1;
+    }
+    pids.clear();
+  }
+  ~Processes() { stop_all(); }
+};
+
+// ---------------------------------------------------------------- options
+
+struct Payload {
+  std::size_t request = 0;
+  std::size_t reply = 0;
+  std::string label;
+};
+
+std::size_t parse_size(const std::string& text) {
+  std::size_t pos = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &pos);
+  } catch (...) {
+    fail("bad size '" + text + "' (e.g. 0, 128, 1K, 4K)");
+  }
+  const std::string suffix = text.substr(pos);
+  if (suffix == "K" || suffix == "k") value *= 1024;
+  else if (!suffix.empty()) fail("bad size '" + text + "' (e.g. 0, 128, 1K, 4K)");
+  if (value > synod::bench::kMaxEchoReplyBytes) fail("size " + text + " is over the 1 MiB cap");
+  return static_cast<std::size_t>(value);
+}
+
+Payload parse_payload(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) fail("bad payload '" + text + "' (REQUEST/REPLY, e.g. 128/128 or 1K/1K)");
+  return {parse_size(text.substr(0, slash)), parse_size(text.substr(slash + 1)), text};
+}
+
+struct Configuration {
+  std::string mode;  // pbft, paxos, unreplicated, or the --config cluster's protocol
+  std::uint32_t f = 0;
+  std::uint32_t n = 0;
+  Payload payload;
+  std::string label() const {
+    return mode == "unreplicated" ? mode + " " + payload.label
+                                  : mode + " f=" + std::to_string(f) + " " + payload.label;
+  }
+};
+
+struct Point {
+  Configuration config;
+  std::size_t outstanding = 0;
+  std::uint64_t ops = 0;
+  std::uint64_t errors = 0;
+  double seconds = 0;
+  double ops_per_sec = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, mean_us = 0;
+  std::optional<double> batch_size;
+  std::optional<double> server_cpu_us_per_op;
+  double client_cpu_us_per_op = 0;
+};
+
+// ---------------------------------------------------------------- metrics
+
+// The value of an unlabelled-by-us sample "name{...} value" in /metrics text.
+std::optional<double> metric_value(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with(name + "{") || line.starts_with(name + " ")) {
+      const auto space = line.rfind(' ');
+      try {
+        return std::stod(line.substr(space + 1));
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> scrape(const std::string& host, std::uint16_t port) {
+  httplib::Client http(host, port);
+  http.set_connection_timeout(2, 0);
+  http.set_read_timeout(2, 0);
+  auto response = http.Get("/metrics");
+  if (!response || response->status != 200) return std::nullopt;
+  return response->body;
+}
+
+// ---------------------------------------------------------------- cluster
+
+struct Cluster {
+  fs::path dir;
+  synod::ClusterConfig config;
+  std::vector<pid_t> server_pids;              // empty for --config clusters
+  std::optional<std::uint16_t> metrics_port;   // of the first server
+  Processes processes;
+  std::vector<fs::path> logs;
+};
+
+void run_tool(const std::vector<std::string>& argv, const fs::path& log) {
+  Processes once;
+  const pid_t pid = once.spawn(argv, log);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  once.pids.clear();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string text = read_text(log);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    fail(argv[0] + " failed: " + text.substr(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1));
+  }
+}
+
+synod::ClusterConfig load_config(const fs::path& path) {
+  auto config = synod::runtime::load_cluster_config(path);
+  if (!config) fail(config.error().message);
+  return *config;
+}
+
+// A fresh cluster in dir: init + start the servers.
+void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients, const std::string& log_level) {
+  const fs::path bin = self_dir();
+  fs::create_directories(cluster.dir / "logs");
+  const std::string protocol = c.mode == "unreplicated" ? "paxos" : c.mode;
+  const std::uint32_t f = c.mode == "unreplicated" ? 1 : c.f;
+  run_tool({(bin / "synod-cluster").string(), "init", cluster.dir.string(), "--protocol", protocol, "--f",
+            std::to_string(f), "--clients", std::to_string(clients), "--base-port", "0"},
+           cluster.dir / "logs" / "init.log");
+  const fs::path config_path = cluster.dir / "cluster.toml";
+  cluster.config = load_config(config_path);
+  const std::uint32_t servers = c.mode == "unreplicated" ? 1 : cluster.config.n();
+  const auto ports = free_ports(servers);
+  cluster.metrics_port = ports[0];
+  for (std::uint32_t i = 0; i < servers; ++i) {
+    const fs::path log = cluster.dir / "logs" / ("server-" + std::to_string(i) + ".log");
+    std::vector<std::string> argv;
+    if (c.mode == "unreplicated") {
+      argv = {(bin / "synod-unreplicated").string(), "--config", config_path.string(), "--id", "0"};
+    } else {
+      argv = {(bin / "synod-replica").string(), "--config", config_path.string(), "--id", std::to_string(i)};
+    }
+    for (const std::string& a : {std::string("--app"), std::string("echo"), std::string("--log-level"), log_level,
+                                 std::string("--metrics-port"), std::to_string(ports[i])}) {
+      argv.push_back(a);
+    }
+    cluster.server_pids.push_back(cluster.processes.spawn(argv, log));
+    cluster.logs.push_back(log);
+  }
+}
+
+std::vector<synod::ClientIdentity> load_identities(const Cluster& cluster, std::size_t count) {
+  if (count > cluster.config.clients.size()) {
+    fail("--outstanding " + std::to_string(count) + " needs that many client ids; the config has " +
+         std::to_string(cluster.config.clients.size()));
+  }
+  std::vector<synod::ClientIdentity> ids;
+  for (std::size_t i = 0; i < count; ++i) {
+    const synod::ClientId id = cluster.config.clients[i].id;
+    const fs::path path = cluster.dir / "keys" / ("client-" + std::to_string(id) + ".key");
+    auto key = synod::crypto::PrivateKey::load_pem_file(path);
+    if (!key) fail("client key " + path.string() + ": " + key.error().message);
+    ids.push_back({id, std::move(*key)});
+  }
+  return ids;
+}
+
+// Waits until the cluster executes a request (leader elected, sockets up).
+void wait_ready(Cluster& cluster, std::chrono::seconds bound) {
+  auto ids = load_identities(cluster, 1);
+  synod::ClientOptions options;
+  options.timeout = 2s;
+  auto client = synod::Client::connect(cluster.config, ids[0].id, std::move(ids[0].key), options);
+  if (!client) fail(client.error().message);
+  const auto deadline = Clock::now() + bound;
+  const synod::Bytes op = synod::bench::make_echo_op(0, 0);
+  while (true) {
+    if (g_interrupted) fail("interrupted");
+    cluster.processes.check_alive(cluster.logs);
+    if ((*client)->invoke(synod::ByteView(op.data(), op.size()))) return;
+    if (Clock::now() > deadline) fail("the cluster did not answer within " + std::to_string(bound.count()) + " s");
+  }
+}
+
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto index = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1;
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding, double warmup_s, double duration_s) {
+  auto ids = load_identities(cluster, outstanding);
+  synod::AsyncClientOptions options;
+  options.timeout = 10s;
+  auto client = synod::AsyncClient::connect(cluster.config, std::move(ids), options);
+  if (!client) fail(client.error().message);
+  const synod::Bytes op = synod::bench::make_echo_op(c.payload.request, c.payload.reply);
+
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(outstanding);
+  std::vector<std::uint64_t> errors(outstanding, 0);
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < outstanding; ++w) {
+    workers.emplace_back([&, w] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        const auto start = Clock::now();
+        auto result = (*client)->submit(op).get();
+        const bool counted = measuring.load(std::memory_order_relaxed);
+        if (!result) {
+          if (counted) ++errors[w];
+          continue;
+        }
+        if (result->size() != c.payload.reply) {
+          if (counted) ++errors[w];
+          continue;
+        }
+        if (counted) {
+          latencies[w].push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        }
+      }
+    });
+  }
+  auto sleep_for = [](double seconds) {
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    while (Clock::now() < until && !g_interrupted) std::this_thread::sleep_for(20ms);
+  };
+  sleep_for(warmup_s);
+
+  std::optional<std::string> metrics_before;
+  if (cluster.metrics_port) metrics_before = scrape("127.0.0.1", *cluster.metrics_port);
+  std::vector<std::optional<double>> cpu_before;
+  for (pid_t pid : cluster.server_pids) cpu_before.push_back(cpu_seconds(pid));
+  const auto client_cpu_before = cpu_seconds(0);
+  const auto t0 = Clock::now();
+  measuring = true;
+  sleep_for(duration_s);
+  measuring = false;
+  const auto t1 = Clock::now();
+  const auto client_cpu_after = cpu_seconds(0);
+  std::vector<std::optional<double>> cpu_after;
+  for (pid_t pid : cluster.server_pids) cpu_after.push_back(cpu_seconds(pid));
+  std::optional<std::string> metrics_after;
+  if (cluster.metrics_port) metrics_after = scrape("127.0.0.1", *cluster.metrics_port);
+  stop = true;
+  for (auto& t : workers) t.join();  // each finishes its request (bounded by the client timeout)
+  if (g_interrupted) fail("interrupted");
+
+  Point p;
+  p.config = c;
+  p.outstanding = outstanding;
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  for (auto e : errors) p.errors += e;
+  std::sort(all.begin(), all.end());
+  p.ops = all.size();
+  p.seconds = std::chrono::duration<double>(t1 - t0).count();
+  p.ops_per_sec = p.seconds > 0 ? static_cast<double>(p.ops) / p.seconds : 0;
+  p.p50_us = percentile(all, 0.50);
+  p.p90_us = percentile(all, 0.90);
+  p.p99_us = percentile(all, 0.99);
+  p.p999_us = percentile(all, 0.999);
+  double sum = 0;
+  for (double v : all) sum += v;
+  p.mean_us = all.empty() ? 0 : sum / static_cast<double>(all.size());
+  if (metrics_before && metrics_after) {
+    const auto r0 = metric_value(*metrics_before, "synod_requests_executed_total");
+    const auto r1 = metric_value(*metrics_after, "synod_requests_executed_total");
+    const auto b0 = metric_value(*metrics_before, "synod_batches_executed_total");
+    const auto b1 = metric_value(*metrics_after, "synod_batches_executed_total");
+    if (r0 && r1 && b0 && b1 && *b1 > *b0) p.batch_size = (*r1 - *r0) / (*b1 - *b0);
+  }
+  if (!cluster.server_pids.empty() && p.ops > 0) {
+    double cpu = 0;
+    bool complete = true;
+    for (std::size_t i = 0; i < cpu_before.size(); ++i) {
+      if (!cpu_before[i] || !cpu_after[i]) complete = false;
+      else cpu += *cpu_after[i] - *cpu_before[i];
+    }
+    if (complete) p.server_cpu_us_per_op = cpu * 1e6 / static_cast<double>(p.ops);
+  }
+  if (client_cpu_before && client_cpu_after && p.ops > 0) {
+    p.client_cpu_us_per_op = (*client_cpu_after - *client_cpu_before) * 1e6 / static_cast<double>(p.ops);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- output
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      out += ' ';
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+std::string optional_json(const std::optional<double>& v, int decimals) { return v ? fixed(*v, decimals) : "null"; }
+
+void print_table_header() {
+  std::printf("%-26s %5s %10s %9s %9s %9s %9s %7s %10s %10s %6s\n", "configuration", "outst", "ops/s", "p50 us",
+              "p90 us", "p99 us", "p99.9 us", "batch", "srv cpu/op", "cli cpu/op", "errors");
+}
+
+void print_row(const Point& p) {
+  std::printf("%-26s %5zu %10.0f %9.0f %9.0f %9.0f %9.0f %7s %10s %10.1f %6llu\n", p.config.label().c_str(),
+              p.outstanding, p.ops_per_sec, p.p50_us, p.p90_us, p.p99_us, p.p999_us,
+              p.batch_size ? fixed(*p.batch_size, 1).c_str() : "-",
+              p.server_cpu_us_per_op ? (fixed(*p.server_cpu_us_per_op, 1) + " us").c_str() : "-",
+              p.client_cpu_us_per_op, static_cast<unsigned long long>(p.errors));
+  std::fflush(stdout);
+}
+
+std::string to_json(const std::vector<Point>& points, const std::string& command) {
+  std::ostringstream out;
+  out << "{\"command\":\"" << json_escape(command) << "\",\"cpus\":" << std::thread::hardware_concurrency()
+      << ",\"results\":[";
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    out << (i ? "," : "") << "\n{\"configuration\":\"" << json_escape(p.config.label()) << "\",\"mode\":\""
+        << p.config.mode << "\",\"f\":" << p.config.f << ",\"servers\":" << p.config.n
+        << ",\"request_bytes\":" << p.config.payload.request << ",\"reply_bytes\":" << p.config.payload.reply
+        << ",\"outstanding\":" << p.outstanding << ",\"ops\":" << p.ops << ",\"errors\":" << p.errors
+        << ",\"seconds\":" << fixed(p.seconds, 3) << ",\"ops_per_sec\":" << fixed(p.ops_per_sec, 1)
+        << ",\"latency_us\":{\"p50\":" << fixed(p.p50_us, 1) << ",\"p90\":" << fixed(p.p90_us, 1)
+        << ",\"p99\":" << fixed(p.p99_us, 1) << ",\"p99.9\":" << fixed(p.p999_us, 1)
+        << ",\"mean\":" << fixed(p.mean_us, 1) << "},\"batch_size\":" << optional_json(p.batch_size, 2)
+        << ",\"server_cpu_us_per_op\":" << optional_json(p.server_cpu_us_per_op, 2)
+        << ",\"client_cpu_us_per_op\":" << fixed(p.client_cpu_us_per_op, 2) << "}";
+  }
+  out << "\n]}\n";
+  return out.str();
+}
+
+std::optional<std::string> find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  std::string d;
+  while (std::getline(dirs, d, ':')) {
+    const fs::path candidate = fs::path(d) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return std::nullopt;
+}
+
+void plot(const std::vector<Point>& points, const fs::path& png, const fs::path& work) {
+  const auto gnuplot = find_in_path("gnuplot");
+  if (!gnuplot) fail("--plot needs gnuplot (Debian package gnuplot-nox)");
+  std::map<std::string, std::vector<const Point*>> series;
+  std::vector<std::string> order;
+  for (const Point& p : points) {
+    if (!series.contains(p.config.label())) order.push_back(p.config.label());
+    series[p.config.label()].push_back(&p);
+  }
+  const fs::path data = work / "plot.dat";
+  const fs::path script = work / "plot.gp";
+  {
+    std::ofstream out(data);
+    for (const std::string& label : order) {
+      out << "# " << label << "\n";
+      for (const Point* p : series[label]) {
+        out << fixed(p->ops_per_sec / 1000.0, 4) << " " << fixed(p->p50_us / 1000.0, 4) << " " << p->outstanding
+            << "\n";
+      }
+      out << "\n\n";
+    }
+  }
+  {
+    std::ofstream out(script);
+    out << "set terminal pngcairo size 1000,650 enhanced font ',10'\n"
+        << "set output '" << png.string() << "'\n"
+        << "set title 'synod-bench: p50 latency vs throughput (closed loop, loopback)'\n"
+        << "set xlabel 'throughput (kops/s)'\nset ylabel 'p50 latency (ms)'\nset grid\n"
+        << "set key outside right top\nset logscale y\n"
+        << "plot ";
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      out << (i ? ", " : "") << "'" << data.string() << "' index " << i << " using 1:2 with linespoints title '"
+          << order[i] << "'";
+    }
+    out << "\n";
+  }
+  run_tool({*gnuplot, script.string()}, work / "gnuplot.log");
+  std::error_code ec;
+  if (!fs::exists(png, ec) || fs::file_size(png, ec) == 0) fail("gnuplot wrote no " + png.string());
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "synod-bench: closed-loop throughput/latency of a synod cluster (started on free loopback ports, or --config)"};
+  std::string protocols;
+  bool unreplicated = false;
+  std::string fs_text = "1";
+  std::string payloads = "0/0";
+  std::string outstanding_text = "1,4,16,64";
+  double duration_s = 3;
+  double warmup_s = 1;
+  std::string config_path;
+  bool json = false;
+  std::string json_path;
+  std::string plot_path;
+  bool keep = false;
+  std::string log_level = "warn";
+  cli.add_option("--protocol", protocols, "pbft, paxos or pbft,paxos (default pbft unless only --unreplicated)");
+  cli.add_flag("--unreplicated", unreplicated, "also run the baseline: one server executing with no agreement");
+  cli.add_option("--f", fs_text, "faults tolerated, a list (e.g. 1,2,3)");
+  cli.add_option("--payload", payloads, "REQUEST/REPLY bytes, a list (e.g. 0/0,128/128,1K/1K,4K/4K)");
+  cli.add_option("--outstanding", outstanding_text, "requests kept in flight, a list: the sweep (e.g. 1,4,16,64)");
+  cli.add_option("--duration", duration_s, "measured seconds per point")->check(CLI::Range(0.1, 3600.0));
+  cli.add_option("--warmup", warmup_s, "unmeasured seconds before each point")->check(CLI::Range(0.0, 600.0));
+  cli.add_option("--config", config_path,
+                 "measure this running cluster instead (its DIR/keys/client-<id>.key are used; echo app needed)");
+  cli.add_flag("--json", json, "print JSON instead of the table");
+  cli.add_option("--json-file", json_path, "also write the JSON to this file");
+  cli.add_option("--plot", plot_path, "draw p50 latency vs throughput per configuration into this PNG (gnuplot)");
+  cli.add_flag("--keep", keep, "keep the temporary cluster directories (logs, configs)");
+  cli.add_option("--log-level", log_level, "servers' log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  CLI11_PARSE(cli, argc, argv);
+
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(i ? argv[i] : "synod-bench");
+
+  struct sigaction action = {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<Point> points;
+  std::vector<fs::path> temp_dirs;
+  int rc = 0;
+  try {
+    std::vector<std::size_t> sweep;
+    for (const std::string& s : split(outstanding_text)) {
+      const std::size_t v = parse_size(s);
+      if (v == 0 || v > 1024) fail("--outstanding values must be 1..1024, not " + s);
+      sweep.push_back(v);
+    }
+    if (sweep.empty()) fail("--outstanding is empty");
+    std::vector<Payload> payload_list;
+    for (const std::string& s : split(payloads)) payload_list.push_back(parse_payload(s));
+    if (payload_list.empty()) fail("--payload is empty");
+    std::vector<std::uint32_t> f_list;
+    for (const std::string& s : split(fs_text)) {
+      const std::size_t v = parse_size(s);
+      if (v < 1 || v > 3) fail("--f values must be 1..3, not " + s);
+      f_list.push_back(static_cast<std::uint32_t>(v));
+    }
+    std::vector<std::string> modes;
+    if (!config_path.empty()) {
+      if (unreplicated || !protocols.empty()) fail("--config measures the given cluster; drop --protocol/--unreplicated");
+    } else {
+      if (unreplicated) modes.push_back("unreplicated");
+      if (protocols.empty() && !unreplicated) protocols = "pbft";
+      for (const std::string& p : split(protocols)) {
+        if (p != "pbft" && p != "paxos") fail("--protocol must be pbft or paxos, not " + p);
+        modes.push_back(p);
+      }
+    }
+    const std::size_t max_outstanding = *std::max_element(sweep.begin(), sweep.end());
+    if (!json) print_table_header();
+
+    auto run_configuration = [&](Cluster& cluster, const Configuration& c) {
+      for (std::size_t k : sweep) {
+        if (!cluster.server_pids.empty()) cluster.processes.check_alive(cluster.logs);
+        Point p = measure(cluster, c, k, warmup_s, duration_s);
+        if (!json) print_row(p);
+        points.push_back(p);
+      }
+    };
+
+    if (!config_path.empty()) {
+      Cluster cluster;
+      cluster.dir = fs::path(config_path).parent_path();
+      cluster.config = load_config(config_path);
+      for (const Payload& payload : payload_list) {
+        Configuration c{synod::to_string(cluster.config.protocol), cluster.config.f, cluster.config.n(), payload};
+        wait_ready(cluster, 30s);
+        run_configuration(cluster, c);
+      }
+    } else {
+      for (const std::string& mode : modes) {
+        const std::vector<std::uint32_t> fs_for_mode = mode == "unreplicated" ? std::vector<std::uint32_t>{0} : f_list;
+        for (std::uint32_t f : fs_for_mode) {
+          for (const Payload& payload : payload_list) {
+            if (g_interrupted) fail("interrupted");
+            char templ[] = "/tmp/synod-bench-XXXXXX";
+            if (::mkdtemp(templ) == nullptr) fail(std::string("mkdtemp: ") + std::strerror(errno));
+            temp_dirs.emplace_back(templ);
+            Cluster cluster;
+            cluster.dir = temp_dirs.back();
+            Configuration c{mode, f, mode == "unreplicated" ? 1u : (mode == "pbft" ? 3 * f + 1 : 2 * f + 1), payload};
+            start_cluster(cluster, c, max_outstanding + 1, log_level);
+            wait_ready(cluster, 30s);
+            run_configuration(cluster, c);
+            cluster.processes.stop_all();
+          }
+        }
+      }
+    }
+    const std::string text = to_json(points, command);
+    if (json) std::fputs(text.c_str(), stdout);
+    if (!json_path.empty()) {
+      std::ofstream out(json_path, std::ios::trunc);
+      out << text;
+      if (!out) fail("cannot write " + json_path);
+    }
+    if (!plot_path.empty()) {
+      char templ[] = "/tmp/synod-bench-plot-XXXXXX";
+      if (::mkdtemp(templ) == nullptr) fail(std::string("mkdtemp: ") + std::strerror(errno));
+      temp_dirs.emplace_back(templ);
+      plot(points, fs::absolute(plot_path), temp_dirs.back());
+      if (!json) std::printf("plot: %s\n", plot_path.c_str());
+    }
+  } catch (const Failure& f) {
+    std::fprintf(stderr, "synod-bench: %s\n", f.message.c_str());
+    rc = 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "synod-bench: %s\n", e.what());
+    rc = 1;
+  }
+  for (const fs::path& d : temp_dirs) {
+    std::error_code ec;
+    if (keep) std::fprintf(stderr, "synod-bench: kept %s\n", d.c_str());
+    else fs::remove_all(d, ec);
+  }
+  return rc;
+}
