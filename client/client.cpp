@@ -10,6 +10,7 @@
 #include "client/session.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "runtime/routing_ids.hpp"
+#include "runtime/transport.hpp"
 #include "wire/codec.hpp"
 
 namespace synod {
@@ -206,20 +207,9 @@ Result<std::unique_ptr<Client>> Client::connect(const ClusterConfig& config, Cli
                                                     options.first_t.value_or(wall_clock_t()));
   for (const ReplicaInfo& r : impl->config.replicas) {
     auto& socket = impl->sockets.emplace_back(impl->context, zmq::socket_type::dealer);
-    try {
-      socket.set(zmq::sockopt::linger, 0);
-      socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(impl->config.max_frame_bytes));
-      socket.set(zmq::sockopt::sndhwm, options.send_hwm);
-      socket.set(zmq::sockopt::rcvhwm, options.send_hwm);
-      socket.set(zmq::sockopt::reconnect_ivl, 100);
-      socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
-      // Lets replicas that have not yet seen a request from us still reply.
-      socket.set(zmq::sockopt::routing_id, runtime::client_routing_id(id));
-      socket.connect(r.endpoint);
-    } catch (const zmq::error_t& e) {
-      return fail(ErrorCode::io, "cannot connect to replica " + std::to_string(r.id) + " at " + r.endpoint + ": " +
-                                     e.what());
-    }
+    auto connected =
+        runtime::connect_client_socket(socket, impl->config, r, runtime::client_routing_id(id), options.send_hwm);
+    if (!connected) return std::unexpected(connected.error());
   }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
