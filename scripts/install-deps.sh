@@ -7,7 +7,8 @@ packages=(
   build-essential cmake pkg-config git
   libssl-dev libzmq3-dev cppzmq-dev libcereal-dev doctest-dev liblmdb-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  libcpp-httplib-dev gnuplot-nox python3
+  clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
 )
 
 missing=()

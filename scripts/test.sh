@@ -5,8 +5,8 @@
 #                   install it and build and run examples/embed against it
 #   c. build-asan/  address + undefined-behaviour sanitizers; every test but
 #                   those labelled `slow`
-#   d. build-fuzz/  clang: builds target synod_fuzz (the libFuzzer targets)
-#                   and runs the tests labelled `fuzz`
+#   d. build-fuzz/  clang 16 + libc++: builds target synod_fuzz (the libFuzzer
+#                   targets) and runs the tests labelled `fuzz` (20 s each)
 # It runs from any directory, reuses the build directories when re-run, and
 # ends with "tests: N passed, M failed" (counted over all ctest runs).
 #
@@ -14,7 +14,7 @@
 #   SYNOD_TEST_SKIP_ASAN=1   skip step c
 #   SYNOD_TEST_SKIP_FUZZ=1   skip step d
 #   SYNOD_TEST_JOBS=N        build parallelism (default: nproc)
-#   SYNOD_FUZZ_CXX=...       the clang for step d (default: clang++)
+#   SYNOD_FUZZ_CXX=...       the clang for step d (default: clang++-16)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -106,18 +106,18 @@ else
   step_done
 fi
 
-readonly fuzz_cxx="${SYNOD_FUZZ_CXX:-clang++}"
+readonly fuzz_cxx="${SYNOD_FUZZ_CXX:-clang++-16}"
 if [ "${SYNOD_TEST_SKIP_FUZZ:-0}" = 1 ]; then
   step "d. build-fuzz/: skipped (SYNOD_TEST_SKIP_FUZZ=1)"
 elif ! command -v "$fuzz_cxx" >/dev/null 2>&1; then
-  step "d. build-fuzz/: skipped ($fuzz_cxx not found; scripts/install-deps.sh installs clang)"
+  step "d. build-fuzz/: skipped ($fuzz_cxx not found; scripts/install-deps.sh installs clang-16)"
 else
   step "d. build-fuzz/ ($fuzz_cxx, SYNOD_FUZZ=ON) and the tests labelled fuzz"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_WERROR=ON -DCMAKE_CXX_COMPILER="$fuzz_cxx" \
     -DSYNOD_FUZZ=ON -DSYNOD_BENCHMARKS=OFF -DSYNOD_TESTS=ON
   # Only the fuzzers are built (target synod_fuzz), not the whole tree: the
-  # rest of synod uses std::expected, which Debian 12's clang 14 cannot
-  # compile against libstdc++ 12.
+  # fuzz build uses libc++ (clang cannot compile libstdc++ 12's <expected>),
+  # and Debian's ZeroMQ/spdlog/toml++ libraries are built for libstdc++.
   if [ "$(count_labelled build-fuzz fuzz)" = 0 ]; then
     echo "no tests labelled fuzz yet: nothing to build or run"
   else
