@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 
 #include "runtime/config_file.hpp"
+#include "runtime/transport.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/examples/kv.hpp"
@@ -115,7 +116,7 @@ synod::Result<void> save_key_pair(const fs::path& keys, const std::string& name,
 
 synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, std::uint32_t f,
                                  std::uint32_t clients, const std::string& host,
-                                 const std::vector<std::uint16_t>& ports) {
+                                 const std::vector<std::uint16_t>& ports, bool curve = false) {
   if (fs::exists(dir / "cluster.toml")) {
     return synod::fail(synod::ErrorCode::invalid_argument, (dir / "cluster.toml").string() + " already exists");
   }
@@ -131,7 +132,17 @@ synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, 
     if (auto r = save_key_pair(dir / "keys", "replica-" + std::to_string(i), config.signature_scheme); !r) return r;
     auto pem = read_text(dir / synod::runtime::replica_public_key_file(i));
     config.replicas.push_back({i, "tcp://" + host + ":" + std::to_string(ports[i]), pem});
+    if (curve) {
+      // CurveZMQ key pair: public half in the config, secret half 0600 in keys/.
+      auto pair = synod::runtime::curve_key_pair();
+      if (!pair) return std::unexpected(pair.error());
+      auto saved = synod::runtime::save_curve_secret_key(dir / synod::runtime::replica_curve_secret_key_file(i),
+                                                         pair->secret_key);
+      if (!saved) return saved;
+      config.curve_public_keys.push_back(pair->public_key);
+    }
   }
+  config.curve = curve;
   for (std::uint32_t c = 0; c < clients; ++c) {
     if (auto r = save_key_pair(dir / "keys", "client-" + std::to_string(c), config.signature_scheme); !r) return r;
     config.clients.push_back({c, read_text(dir / synod::runtime::client_public_key_file(c))});
@@ -346,6 +357,33 @@ std::optional<synod::ReplicaId> current_leader(const fs::path& dir, const synod:
   return std::nullopt;
 }
 
+// Every replica answered and all report the same last executed sequence
+// number and stable checkpoint (so their digests are comparable).
+bool quiet_and_equal(const std::vector<synod::ReplicaReport>& reports) {
+  if (reports.empty()) return false;
+  for (const auto& r : reports) {
+    if (!r.reachable || r.last_executed != reports.front().last_executed ||
+        r.stable_checkpoint != reports.front().stable_checkpoint) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct SummaryCheck {
+  std::uint64_t view_changes = 0;  // the most any replica has seen
+  bool equal_digests = false;
+};
+
+SummaryCheck summarize(const std::vector<synod::ReplicaReport>& reports) {
+  SummaryCheck check;
+  for (const auto& r : reports) check.view_changes = std::max(check.view_changes, r.view_changes);
+  check.equal_digests = quiet_and_equal(reports) && std::all_of(reports.begin(), reports.end(), [&](const auto& r) {
+                          return r.state_digest == reports.front().state_digest;
+                        });
+  return check;
+}
+
 int cmd_demo(const std::string& protocol_name, std::uint32_t clients, std::uint32_t phase_s) {
   auto protocol = synod::parse_protocol(protocol_name);
   if (!protocol) return die(protocol.error().message);
@@ -461,17 +499,48 @@ int cmd_demo(const std::string& protocol_name, std::uint32_t clients, std::uint3
     return cleanup(130);
   }
 
-  std::printf("\n%-10s %10s %10s %10s %10s\n", "phase", "ops", "ops/s", "p50 ms", "p99 ms");
+  // The load has stopped: wait (bounded) until every replica reports the
+  // same stable checkpoint, then compare their state digests there.
+  std::vector<synod::ReplicaReport> reports;
+  if (auto key = synod::crypto::PrivateKey::load_pem_file(dir / "keys" / "client-0.key")) {
+    if (auto client = synod::Client::connect(*config, 0, std::move(*key))) {
+      for (int attempt = 0; attempt < 20 && !g_interrupted; ++attempt) {
+        auto status = (*client)->status(1s);
+        if (!status) break;
+        reports = std::move(*status);
+        if (quiet_and_equal(reports)) break;
+        std::this_thread::sleep_for(500ms);
+      }
+    }
+  }
+  const SummaryCheck check = summarize(reports);
+
+  std::printf("\n%-10s %10s %10s %10s %10s %14s %14s\n", "phase", "ops", "ops/s", "p50 ms", "p99 ms",
+              *protocol == synod::Protocol::pbft ? "view changes" : "leader changes", "equal digests");
+  std::uint64_t total_ops = 0;
+  double total_seconds = 0;
   for (const auto& row : rows) {
+    total_ops += row.ops;
+    total_seconds += row.seconds;
     std::printf("%-10s %10llu %10.0f %10.2f %10.2f\n", row.phase.c_str(), static_cast<unsigned long long>(row.ops),
                 static_cast<double>(row.ops) / std::max(1.0, row.seconds), static_cast<double>(row.p50) / 1000.0,
                 static_cast<double>(row.p99) / 1000.0);
   }
+  std::printf("%-10s %10llu %10.0f %10s %10s %14llu %14s\n", "total", static_cast<unsigned long long>(total_ops),
+              static_cast<double>(total_ops) / std::max(1.0, total_seconds), "", "",
+              static_cast<unsigned long long>(check.view_changes), check.equal_digests ? "yes" : "no");
   std::printf("errors (timed-out invokes): %llu\n", static_cast<unsigned long long>(load.errors));
-  for (const auto& r : config->replicas) {
-    std::printf("replica %u: last executed %llu\n", r.id, static_cast<unsigned long long>(last_executed(dir, r.id)));
+  for (const auto& r : reports) {
+    if (!r.reachable) {
+      std::printf("replica %u: unreachable\n", r.id);
+      continue;
+    }
+    std::printf("replica %u: %s %llu, last executed %llu, stable checkpoint %llu, state digest %s\n", r.id,
+                *protocol == synod::Protocol::pbft ? "view" : "ballot round", static_cast<unsigned long long>(r.view),
+                static_cast<unsigned long long>(r.last_executed), static_cast<unsigned long long>(r.stable_checkpoint),
+                synod::to_hex(r.state_digest).substr(0, 16).c_str());
   }
-  return cleanup(0);
+  return cleanup(check.equal_digests ? 0 : 1);
 }
 
 }  // namespace
@@ -484,12 +553,14 @@ int main(int argc, char** argv) {
   std::string protocol = "pbft";
   std::uint32_t f = 1, clients = 1, base_port = 7000;
   std::string host = "127.0.0.1";
+  bool curve = false;
   auto* init = cli.add_subcommand("init", "write DIR/cluster.toml and all keys");
   init->add_option("DIR", dir)->required();
   init->add_option("--protocol", protocol, "pbft or paxos")->check(CLI::IsMember({"pbft", "paxos"}));
   init->add_option("--f", f, "faults tolerated (pbft: 3f+1 replicas, paxos: 2f+1)");
   init->add_option("--clients", clients, "number of client identities");
   init->add_option("--host", host, "replica host (all replicas on it)");
+  init->add_flag("--curve", curve, "CurveZMQ on every socket (writes a CURVE key pair per replica)");
   init->add_option("--base-port", base_port, "replica i listens on base-port + i (0: free ports picked now)");
 
   std::string app = "kv", log_level = "info";
@@ -530,7 +601,7 @@ int main(int argc, char** argv) {
       if (base_port + i > 65535) return die("--base-port too high for " + std::to_string(probe.required_replicas()) + " replicas");
       ports.push_back(static_cast<std::uint16_t>(base_port + i));
     }
-    if (auto r = init_cluster(dir, *p, f, clients, host, ports); !r) return die(r.error().message);
+    if (auto r = init_cluster(dir, *p, f, clients, host, ports, curve); !r) return die(r.error().message);
     std::printf("wrote %s (%s, f=%u, %u replicas, %u clients)\n", (fs::path(dir) / "cluster.toml").c_str(),
                 protocol.c_str(), f, probe.required_replicas(), clients);
     return 0;
