@@ -237,7 +237,8 @@ void Session::receive(TimeUs now, ByteView frame, SessionEffects& out) {
   const std::uint32_t needed = tentative ? read_only_quorum() : config_->reply_quorum();
   if (matching >= needed) {
     if (config_->protocol == Protocol::paxos) leader_ = sender.id;
-    complete(now, votes, reply.result, tentative, out);
+    // read_only: the pbft read-only quorum, or a paxos leader's lease read.
+    complete(now, votes, reply.result, reply.read_only, out);
     return;
   }
   if (tentative && read_only_quorum_unreachable()) {

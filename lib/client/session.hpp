@@ -47,7 +47,7 @@ struct Completion {
   RequestNo t = 0;
   Bytes result;
   TimeUs latency_us = 0;   // from submit() to the reply that completed it
-  bool read_only = false;  // accepted by the read-only quorum (not ordered)
+  bool read_only = false;  // answered without ordering: the pbft read-only quorum or a paxos lease read
   View view = 0;           // view the accepting replies carried
 };
 

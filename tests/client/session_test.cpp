@@ -334,5 +334,19 @@ TEST_CASE("paxos: one reply completes, and not_leader redirects to the named lea
   CHECK(fx.out.send[0].to.id == 2);
 }
 
+TEST_CASE("paxos: a read goes to the leader alone; a lease read reports read_only, an ordered one does not") {
+  Fixture fx(1, Protocol::paxos);
+  fx.submit("get", true);
+  REQUIRE(fx.out.send.size() == 1);
+  CHECK(fx.out.send[0].to.id == 0);
+  CHECK(decode_request(fx.out.send[0]).read_only);
+  REQUIRE(fx.feed(reply_frame(0, 1, "v", 0, true)));
+  CHECK(fx.out.completed->read_only);
+  // Without a lease the leader orders the read and its reply says so.
+  fx.submit("get", true);
+  REQUIRE(fx.feed(reply_frame(0, 2, "v", 0, false)));
+  CHECK_FALSE(fx.out.completed->read_only);
+}
+
 }  // namespace
 }  // namespace synod::client
