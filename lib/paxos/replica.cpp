@@ -70,6 +70,12 @@ void PaxosReplica::begin(TimeUs now, Effects& out) {
   if (started_) return;
   started_ = true;
   arm_election_timer();
+  if (promised_.round > 0) {
+    // A restart into a running cluster: the leader's heartbeats need a
+    // reconnect to reach us, so campaigning at once would depose a live
+    // leader. One election timeout more first.
+    election_deadline_ += election_timeout_us_;
+  }
   if (leases_on()) {
     // Lease grants are not durable: after a (re)start this replica may have
     // promised someone a lease it forgot, so it promises no phase 1 to

@@ -52,8 +52,12 @@ struct EventLoopOptions {
   std::size_t max_inputs_per_iteration = 256;  // bounds the work (and persist batch) per fsync
   int send_hwm = 10000;                        // frames queued per socket before dropping
   int receive_hwm = 10000;
-  int reconnect_ivl_ms = 100;
-  int reconnect_ivl_max_ms = 2000;
+  // Reconnect back-off to a peer that went away. Capped low: a restarted
+  // peer hears nothing from us until we reconnect, and a paxos replica that
+  // hears no leader within its election timeout campaigns (loopback and LAN
+  // reconnect attempts cost next to nothing).
+  int reconnect_ivl_ms = 50;
+  int reconnect_ivl_max_ms = 250;
   std::uint32_t max_poll_ms = 100;  // how soon a stop request is noticed
   // Called with the core's status at most once per status_interval_ms.
   std::function<void(const ReplicaStatus&)> on_status;
