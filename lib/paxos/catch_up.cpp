@@ -107,6 +107,11 @@ void PaxosReplica::on_catch_up_request(ReplicaId from, const wire::CatchUpReques
 void PaxosReplica::on_catch_up(ReplicaId from, const wire::CatchUp& cu) {
   (void)from;
   note_round(cu.ballot.round);
+  // A leader finished catching up before phase 1 completed and learns
+  // nothing chosen that it did not propose: an answer now is stale, or a
+  // peer outside the crash-fault model (found by fuzz_paxos: it moved the
+  // leader's execution past its own proposals).
+  if (is_leader()) return reject(Rejection::wrong_view);
   if (cu.chosen.size() > config_.window) return reject(Rejection::limit);
   Slot previous = cu.snapshot_slot;
   for (const wire::ChosenEntry& e : cu.chosen) {
