@@ -31,7 +31,8 @@ PaxosReplica::PaxosReplica(const ClusterConfig& config, ReplicaId self, const Cr
       heartbeat_interval_us_(ms_to_us(config.heartbeat_interval_ms)),
       election_timeout_us_(ms_to_us(config.election_timeout_ms)),
       lease_us_(ms_to_us(config.lease_duration_ms)),
-      prng_(replica_seed(seed, self)) {
+      prng_(replica_seed(seed, self)),
+      pending_(config.max_pending_per_client) {
   SYNOD_ASSERT(config.protocol == Protocol::paxos, "the Multi-Paxos core needs a paxos config");
   SYNOD_ASSERT(self < n_, "replica id inside the configuration");
   SYNOD_ASSERT(n_ == 2 * f_ + 1, "paxos needs n = 2f+1");
@@ -155,16 +156,10 @@ void PaxosReplica::on_request(const wire::Request& req, const Bytes& signature) 
   const RequestNo last = clients_.last_t(req.client);
   if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // t starts at 1; older ones are dropped
   if (req.t == last) return send_reply(req.client, req.t, false, clients_.find(req.client)->last_result);
-  const auto key = std::pair{req.client, req.t};
-  if (pending_index_.contains(key)) return;  // a retransmission of a request in flight
-  if (pending_per_client_[req.client] >= config_.max_pending_per_client) return reject(Rejection::limit);
-
-  const std::uint64_t arrival = next_arrival_++;
-  pending_index_.emplace(key, arrival);
-  ++pending_per_client_[req.client];
-  pending_.emplace(arrival, Pending{wire::SignedRequest{req, signature}, now_, false, req.op.size()});
-  SYNOD_ASSERT(pending_per_client_[req.client] <= config_.max_pending_per_client, "pending requests are bounded");
-  maybe_propose();
+  // A retransmission of a request in flight is dropped (duplicate).
+  const auto admitted = pending_.add(req.client, req.t, wire::SignedRequest{req, signature}, req.op.size(), now_);
+  if (admitted == PendingRequests<wire::SignedRequest>::Admit::over_limit) return reject(Rejection::limit);
+  if (admitted == PendingRequests<wire::SignedRequest>::Admit::added) maybe_propose();
 }
 
 void PaxosReplica::send_redirect(const wire::Request& req) {
@@ -183,24 +178,17 @@ void PaxosReplica::send_reply(ClientId client, RequestNo t, bool read_only, cons
 void PaxosReplica::maybe_propose() {
   if (!is_leader()) return;
   for (std::size_t rounds = 0; rounds <= config_.window; ++rounds) {
-    std::vector<std::uint64_t> arrivals;
-    std::size_t bytes = 0;
     TimeUs oldest = kNever;
-    for (const auto& [arrival, p] : pending_) {
-      if (p.proposed) continue;
-      if (arrivals.size() == config_.batch_max_requests) break;
-      if (!arrivals.empty() && bytes + p.bytes > config_.batch_max_bytes) break;
-      arrivals.push_back(arrival);
-      bytes += p.bytes;
-      oldest = std::min(oldest, p.received_us);
-    }
-    if (arrivals.empty()) {
+    std::vector<PendingKey> keys = pending_.next_batch(config_.batch_max_requests, config_.batch_max_bytes, &oldest);
+    if (keys.empty()) {
       batch_deadline_ = kNever;
       return;
     }
     // Batching adapts to load: with nothing in flight a request goes out at
     // once; otherwise it waits for a full batch or the batch timeout.
-    const bool full = arrivals.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
+    std::size_t bytes = 0;
+    for (const PendingKey& k : keys) bytes += pending_.at(k).bytes;
+    const bool full = keys.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
     const bool idle = next_slot_ == last_executed_ + 1;
     const TimeUs due = oldest + config_.batch_timeout_us;
     if (!full && !idle && now_ < due) {
@@ -212,43 +200,30 @@ void PaxosReplica::maybe_propose() {
       batch_deadline_ = kNever;  // execution reopens the window
       return;
     }
-    propose(arrivals);
+    propose(keys);
   }
 }
 
-void PaxosReplica::propose(const std::vector<std::uint64_t>& arrivals) {
-  SYNOD_ASSERT(!arrivals.empty() && arrivals.size() <= config_.batch_max_requests, "a batch within its bound");
+void PaxosReplica::propose(const std::vector<PendingKey>& keys) {
+  SYNOD_ASSERT(!keys.empty() && keys.size() <= config_.batch_max_requests, "a batch within its bound");
   Batch batch;
-  batch.reserve(arrivals.size());
-  for (std::uint64_t a : arrivals) {
-    Pending& p = pending_.at(a);
-    SYNOD_ASSERT(!p.proposed, "a pending request is proposed once per leadership");
-    p.proposed = true;
-    batch.push_back(p.request);
+  batch.reserve(keys.size());
+  for (const PendingKey& k : keys) {
+    pending_.mark_proposed(k);  // once per leadership
+    batch.push_back(pending_.at(k).request);
   }
   const Slot slot = next_slot_++;
   propose_value(slot, batch);
 }
 
 void PaxosReplica::drop_executed_requests() {
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    const wire::Request& r = it->second.request.request;
-    if (r.t > clients_.last_t(r.client)) {
-      ++it;
-      continue;
-    }
-    pending_index_.erase({r.client, r.t});
-    if (--pending_per_client_[r.client] == 0) pending_per_client_.erase(r.client);
-    it = pending_.erase(it);
-  }
+  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients_.last_t(k.first); });
 }
 
 void PaxosReplica::drop_pending() {
   // A replica that stops leading forgets its pending requests: their clients
   // retry at the new leader, whose client table filters what did execute.
   pending_.clear();
-  pending_index_.clear();
-  pending_per_client_.clear();
   batch_deadline_ = kNever;
 }
 
@@ -337,7 +312,7 @@ void PaxosReplica::invariants() {
   SYNOD_ASSERT(!is_leader() || (next_slot_ > last_executed_ && next_slot_ <= kept_slot_max() + 1),
                "the leader proposes above the executed prefix, inside the window");
   SYNOD_ASSERT(is_leader() || pending_.empty(), "only the leader keeps pending requests");
-  SYNOD_ASSERT(pending_.size() == pending_index_.size(), "pending requests are indexed once");
+  SYNOD_ASSERT(pending_.indexed(), "pending requests are indexed once");
   SYNOD_ASSERT(promises_.voters() <= n_ && grants_.size() <= n_, "one vote per replica");
   SYNOD_ASSERT(partial_promises_.size() <= n_ && (role_ == Role::candidate || partial_promises_.empty()),
                "partial promises belong to a campaign, one per voter");

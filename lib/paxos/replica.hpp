@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/client_table.hpp"
+#include "core/pending_requests.hpp"
 #include "core/quorum.hpp"
 #include "paxos/paxos.hpp"
 #include "paxos/prng.hpp"
@@ -69,7 +70,8 @@ class PaxosReplica final : public Replica {
   void dispatch(const wire::Envelope& env, const wire::Message& msg);
   void on_request(const wire::Request& req, const Bytes& signature);
   void maybe_propose();
-  void propose(const std::vector<std::uint64_t>& arrivals);
+  using PendingKey = PendingRequests<wire::SignedRequest>::Key;
+  void propose(const std::vector<PendingKey>& keys);
   void send_reply(ClientId client, RequestNo t, bool read_only, const Bytes& result);
   void send_redirect(const wire::Request& req);
   void drop_executed_requests();
@@ -214,16 +216,7 @@ class PaxosReplica final : public Replica {
 
   // Clients and requests (leader only).
   ClientTable clients_;
-  struct Pending {
-    wire::SignedRequest request;
-    TimeUs received_us = 0;
-    bool proposed = false;
-    std::size_t bytes = 0;
-  };
-  std::map<std::uint64_t, Pending> pending_;  // by arrival number: FIFO proposals
-  std::map<std::pair<ClientId, RequestNo>, std::uint64_t> pending_index_;
-  std::map<ClientId, std::uint32_t> pending_per_client_;
-  std::uint64_t next_arrival_ = 0;
+  PendingRequests<wire::SignedRequest> pending_;  // fair batches, bounded per client
 
   // Timers (named; next_deadline() is their minimum).
   TimeUs batch_deadline_ = kNever;      // leader: a partial batch closes

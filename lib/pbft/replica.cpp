@@ -32,7 +32,8 @@ PbftReplica::PbftReplica(const ClusterConfig& config, ReplicaId self, const Cryp
       null_digest_(crypto.digest(wire::encode_batch(Batch{}))),
       base_view_change_timeout_us_(ms_to_us(config.view_change_timeout_ms)),
       retransmit_interval_us_(std::max<TimeUs>(1000, ms_to_us(config.view_change_timeout_ms) / 4)),
-      view_change_timeout_us_(base_view_change_timeout_us_) {
+      view_change_timeout_us_(base_view_change_timeout_us_),
+      pending_(config.max_pending_per_client) {
   SYNOD_ASSERT(config.protocol == Protocol::pbft, "the PBFT core needs a pbft config");
   SYNOD_ASSERT(self < n_, "replica id inside the configuration");
   SYNOD_ASSERT(n_ >= 3 * f_ + 1, "pbft needs n >= 3f+1");
@@ -170,23 +171,18 @@ void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env
     const ClientTable::Entry* e = clients_.find(req.client);
     return send_reply(req.client, req.t, false, e->last_result);
   }
-  const auto key = std::pair{req.client, req.t};
-  if (auto it = pending_index_.find(key); it != pending_index_.end()) {
+  if (auto* p = pending_.find({req.client, req.t})) {
     // A retransmission: a backup forwards it to the primary again, at most
     // once per retransmission interval.
-    Pending& p = pending_.at(it->second);
-    if (!is_primary() && now_ >= p.forwarded_us + retransmit_interval_us_) {
-      p.forwarded_us = now_;
+    if (!is_primary() && now_ >= p->forwarded_us + retransmit_interval_us_) {
+      p->forwarded_us = now_;
       send(Destination::replica(primary(view_)), Bytes(frame.begin(), frame.end()));
     }
     return;
   }
-  if (pending_per_client_[req.client] >= config_.max_pending_per_client) return reject(Rejection::limit);
-
-  const std::uint64_t arrival = next_arrival_++;
-  pending_index_.emplace(key, arrival);
-  ++pending_per_client_[req.client];
-  pending_.emplace(arrival, Pending{wire::SignedRequest{req, env.authenticator}, now_, now_, false, req.op.size()});
+  const auto admitted =
+      pending_.add(req.client, req.t, wire::SignedRequest{req, env.authenticator}, req.op.size(), now_);
+  if (admitted == PendingRequests<wire::SignedRequest>::Admit::over_limit) return reject(Rejection::limit);
   if (is_primary()) {
     if (active_) maybe_propose();
     return;
@@ -205,32 +201,25 @@ void PbftReplica::arm_request_timer() {
     request_deadline_ = kNever;
     return;
   }
-  if (request_deadline_ != kNever && pending_.contains(timed_arrival_)) return;
-  timed_arrival_ = pending_.begin()->first;
+  if (request_deadline_ != kNever && pending_.find(timed_request_) != nullptr) return;
+  timed_request_ = *pending_.oldest();
   request_deadline_ = now_ + view_change_timeout_us_;
 }
 
 void PbftReplica::maybe_propose() {
   if (!is_primary() || !active_) return;
   for (std::size_t rounds = 0; rounds <= config_.window; ++rounds) {
-    std::vector<std::uint64_t> arrivals;
-    std::size_t bytes = 0;
     TimeUs oldest = kNever;
-    for (const auto& [arrival, p] : pending_) {
-      if (p.proposed) continue;
-      if (arrivals.size() == config_.batch_max_requests) break;
-      if (!arrivals.empty() && bytes + p.bytes > config_.batch_max_bytes) break;
-      arrivals.push_back(arrival);
-      bytes += p.bytes;
-      oldest = std::min(oldest, p.received_us);
-    }
-    if (arrivals.empty()) {
+    std::vector<PendingKey> keys = pending_.next_batch(config_.batch_max_requests, config_.batch_max_bytes, &oldest);
+    if (keys.empty()) {
       batch_deadline_ = kNever;
       return;
     }
     // Batching adapts to load: with nothing in flight a request goes out at
     // once; otherwise it waits for a full batch or the batch timeout.
-    const bool full = arrivals.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
+    std::size_t bytes = 0;
+    for (const PendingKey& k : keys) bytes += pending_.at(k).bytes;
+    const bool full = keys.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
     const bool idle = next_seq_ == last_executed_ + 1;
     const TimeUs due = oldest + config_.batch_timeout_us;
     if (!full && !idle && now_ < due) {
@@ -242,17 +231,16 @@ void PbftReplica::maybe_propose() {
       batch_deadline_ = kNever;
       return;
     }
-    propose(std::move(arrivals));
+    propose(keys);
   }
 }
 
-void PbftReplica::propose(std::vector<std::uint64_t> arrivals) {
+void PbftReplica::propose(const std::vector<PendingKey>& keys) {
   Batch batch;
-  batch.reserve(arrivals.size());
-  for (std::uint64_t a : arrivals) {
-    Pending& p = pending_.at(a);
-    p.proposed = true;
-    batch.push_back(p.request);
+  batch.reserve(keys.size());
+  for (const PendingKey& k : keys) {
+    pending_.mark_proposed(k);
+    batch.push_back(pending_.at(k).request);
   }
   const Seq seq = next_seq_++;
   Entry& e = log_[seq];
@@ -282,8 +270,7 @@ bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
     // PROTOCOL.md pitfall: every request in the batch must authenticate. A
     // request this replica already verified (pending, same signature) is
     // not verified twice.
-    auto it = pending_index_.find({r.client, r.t});
-    if (it != pending_index_.end() && pending_.at(it->second).request == sr) continue;
+    if (const auto* p = pending_.find({r.client, r.t}); p != nullptr && p->request == sr) continue;
     const Principal client = Principal::client(r.client);
     if (!crypto_.verify(client, wire::signing_input_of(client, r), sr.signature)) return false;
   }
@@ -436,16 +423,7 @@ void PbftReplica::send_reply(ClientId client, RequestNo t, bool read_only, const
 }
 
 void PbftReplica::drop_executed_requests() {
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    const wire::Request& r = it->second.request.request;
-    if (r.t > clients_.last_t(r.client)) {
-      ++it;
-      continue;
-    }
-    pending_index_.erase({r.client, r.t});
-    if (--pending_per_client_[r.client] == 0) pending_per_client_.erase(r.client);
-    it = pending_.erase(it);
-  }
+  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients_.last_t(k.first); });
 }
 
 // ------------------------------------------------------------------ timers
@@ -513,14 +491,14 @@ void PbftReplica::on_retransmit() {
       ++resent;
     }
     if (!is_primary()) {
-      for (auto& [arrival, p] : pending_) {
-        if (now_ < p.forwarded_us + retransmit_interval_us_) continue;
+      pending_.for_each([&](const PendingKey&, auto& p) {
+        if (now_ < p.forwarded_us + retransmit_interval_us_) return;
         p.forwarded_us = now_;
         const wire::Envelope env{wire::kFormatVersion, wire::MsgType::request,
                                  Principal::client(p.request.request.client), wire::encode(p.request.request),
                                  p.request.signature};
         send(Destination::replica(primary(view_)), wire::encode_envelope(env));
-      }
+      });
     } else {
       maybe_propose();
     }
@@ -565,7 +543,7 @@ void PbftReplica::invariants() const {
   SYNOD_ASSERT(log_.empty() || log_.begin()->first > low_, "nothing below the low water mark is kept");
   SYNOD_ASSERT(low_ == 0 || stable_proof_.size() >= checkpoint_quorum(), "a stable checkpoint has its proof");
   SYNOD_ASSERT(active_ || own_view_change_frame_.has_value(), "a replica changing view has sent VIEW-CHANGE");
-  SYNOD_ASSERT(pending_.size() == pending_index_.size(), "pending requests are indexed once");
+  SYNOD_ASSERT(pending_.indexed(), "pending requests are indexed once");
   SYNOD_ASSERT(view_changes_.size() <= n_, "one view change kept per replica");
   SYNOD_ASSERT(far_checkpoints_.size() <= n_, "one far checkpoint kept per replica");
   SYNOD_ASSERT(!is_primary() || !active_ || next_seq_ > low_, "the primary assigns above the low water mark");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/client_table.hpp"
+#include "core/pending_requests.hpp"
 #include "core/quorum.hpp"
 #include "pbft/new_view.hpp"
 #include "pbft/pbft.hpp"
@@ -77,7 +78,8 @@ class PbftReplica final : public Replica {
 
   // ---- normal case
   void maybe_propose();
-  void propose(std::vector<std::uint64_t> arrivals);
+  using PendingKey = PendingRequests<wire::SignedRequest>::Key;
+  void propose(const std::vector<PendingKey>& keys);
   bool valid_batch(const Batch& batch, const Digest& digest);
   void send_prepare(Seq seq, Entry& e);
   void check_prepared(Seq seq);
@@ -197,22 +199,12 @@ class PbftReplica final : public Replica {
 
   // Clients and requests.
   ClientTable clients_;
-  struct Pending {
-    wire::SignedRequest request;
-    TimeUs received_us = 0;
-    TimeUs forwarded_us = 0;
-    bool proposed = false;
-    std::size_t bytes = 0;
-  };
-  std::map<std::uint64_t, Pending> pending_;  // by arrival number: FIFO proposals
-  std::map<std::pair<ClientId, RequestNo>, std::uint64_t> pending_index_;
-  std::map<ClientId, std::uint32_t> pending_per_client_;
-  std::uint64_t next_arrival_ = 0;
+  PendingRequests<wire::SignedRequest> pending_;  // fair batches, bounded per client
 
   // Timers (PROTOCOL.md: T with exponential backoff; batching timeout).
   TimeUs batch_deadline_ = kNever;
   TimeUs request_deadline_ = kNever;   // backup waiting for a request to execute
-  std::uint64_t timed_arrival_ = 0;    // the pending request request_deadline_ is for
+  std::pair<ClientId, RequestNo> timed_request_{};  // the pending request request_deadline_ is for
   TimeUs new_view_deadline_ = kNever;  // 2f+1 VIEW-CHANGEs seen, waiting for NEW-VIEW
   TimeUs retransmit_deadline_ = kNever;
 

@@ -16,7 +16,7 @@ void PbftReplica::start_view_change(View target) {
   new_view_deadline_ = kNever;
   new_view_frame_.reset();
   std::erase_if(view_changes_, [&](const auto& kv) { return kv.second.message.new_view < target; });
-  for (auto& [arrival, p] : pending_) p.proposed = false;
+  pending_.unpropose_all();
 
   // VIEW-CHANGE(v+1, s_stable, C, P): P holds, for every seq above the
   // stable checkpoint, the prepared certificate of the highest view.
@@ -180,7 +180,7 @@ void PbftReplica::install_new_view(const NewViewPlan& plan, const std::vector<Si
   // beyond a lagging replica's window are adopted once its window moves.)
   next_seq_ = std::max(plan.max_s, low_) + 1;
   // Requests not executed yet are proposed again by the new primary.
-  for (auto& [arrival, p] : pending_) p.proposed = false;
+  pending_.unpropose_all();
   request_deadline_ = kNever;
   arm_request_timer();
   if (is_primary()) maybe_propose();
