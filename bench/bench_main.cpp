@@ -287,14 +287,16 @@ synod::ClusterConfig load_config(const fs::path& path) {
 }
 
 // A fresh cluster in dir: init + start the servers.
-void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients, const std::string& log_level) {
+void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients, const std::string& log_level,
+                   bool fsync) {
   const fs::path bin = self_dir();
   fs::create_directories(cluster.dir / "logs");
   const std::string protocol = c.mode == "unreplicated" ? "paxos" : c.mode;
   const std::uint32_t f = c.mode == "unreplicated" ? 1 : c.f;
-  run_tool({(bin / "synod-cluster").string(), "init", cluster.dir.string(), "--protocol", protocol, "--f",
-            std::to_string(f), "--clients", std::to_string(clients), "--base-port", "0"},
-           cluster.dir / "logs" / "init.log");
+  std::vector<std::string> init{(bin / "synod-cluster").string(), "init", cluster.dir.string(), "--protocol", protocol,
+                                "--f", std::to_string(f), "--clients", std::to_string(clients), "--base-port", "0"};
+  if (!fsync) init.push_back("--no-fsync");
+  run_tool(init, cluster.dir / "logs" / "init.log");
   const fs::path config_path = cluster.dir / "cluster.toml";
   cluster.config = load_config(config_path);
   const std::uint32_t servers = c.mode == "unreplicated" ? 1 : cluster.config.n();
@@ -590,6 +592,7 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string plot_path;
   bool keep = false;
+  bool no_fsync = false;
   std::string log_level = "warn";
   cli.add_option("--protocol", protocols, "pbft, paxos or pbft,paxos (default pbft unless only --unreplicated)");
   cli.add_flag("--unreplicated", unreplicated, "also run the baseline: one server executing with no agreement");
@@ -603,6 +606,9 @@ int main(int argc, char** argv) {
   cli.add_flag("--json", json, "print JSON instead of the table");
   cli.add_option("--json-file", json_path, "also write the JSON to this file");
   cli.add_option("--plot", plot_path, "draw p50 latency vs throughput per configuration into this PNG (gnuplot)");
+  cli.add_flag("--no-fsync", no_fsync,
+               "clusters it starts commit without fsync (survive kill -9, not a machine crash): the protocol's "
+               "cost without the disk's");
   cli.add_flag("--keep", keep, "keep the temporary cluster directories (logs, configs)");
   cli.add_option("--log-level", log_level, "servers' log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -682,7 +688,7 @@ int main(int argc, char** argv) {
             Cluster cluster;
             cluster.dir = temp_dirs.back();
             Configuration c{mode, f, mode == "unreplicated" ? 1u : (mode == "pbft" ? 3 * f + 1 : 2 * f + 1), payload};
-            start_cluster(cluster, c, max_outstanding + 1, log_level);
+            start_cluster(cluster, c, max_outstanding + 1, log_level, !no_fsync);
             wait_ready(cluster, 30s);
             run_configuration(cluster, c);
             cluster.processes.stop_all();

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   if (!key) return die("private key " + key_path + ": " + key.error().message);
   auto crypto = synod::runtime::OpenSslCrypto::from_config(*config, std::move(*key));
   if (!crypto) return die(crypto.error().message);
-  auto storage = synod::runtime::LmdbStorage::open(data_dir, 16u << 20);
+  auto storage = synod::runtime::LmdbStorage::open(data_dir, 16u << 20, config->fsync);
   if (!storage) return die(storage.error().message);
 
   std::unique_ptr<synod::StateMachine> app;

@@ -116,7 +116,7 @@ synod::Result<void> save_key_pair(const fs::path& keys, const std::string& name,
 
 synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, std::uint32_t f,
                                  std::uint32_t clients, const std::string& host,
-                                 const std::vector<std::uint16_t>& ports, bool curve = false) {
+                                 const std::vector<std::uint16_t>& ports, bool curve = false, bool fsync = true) {
   if (fs::exists(dir / "cluster.toml")) {
     return synod::fail(synod::ErrorCode::invalid_argument, (dir / "cluster.toml").string() + " already exists");
   }
@@ -143,6 +143,7 @@ synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, 
     }
   }
   config.curve = curve;
+  config.fsync = fsync;
   for (std::uint32_t c = 0; c < clients; ++c) {
     if (auto r = save_key_pair(dir / "keys", "client-" + std::to_string(c), config.signature_scheme); !r) return r;
     config.clients.push_back({c, read_text(dir / synod::runtime::client_public_key_file(c))});
@@ -554,6 +555,7 @@ int main(int argc, char** argv) {
   std::uint32_t f = 1, clients = 1, base_port = 7000;
   std::string host = "127.0.0.1";
   bool curve = false;
+  bool no_fsync = false;
   auto* init = cli.add_subcommand("init", "write DIR/cluster.toml and all keys");
   init->add_option("DIR", dir)->required();
   init->add_option("--protocol", protocol, "pbft or paxos")->check(CLI::IsMember({"pbft", "paxos"}));
@@ -561,6 +563,8 @@ int main(int argc, char** argv) {
   init->add_option("--clients", clients, "number of client identities");
   init->add_option("--host", host, "replica host (all replicas on it)");
   init->add_flag("--curve", curve, "CurveZMQ on every socket (writes a CURVE key pair per replica)");
+  init->add_flag("--no-fsync", no_fsync,
+                 "fsync = false: state survives kill -9 but not a machine crash (benchmarks, tests)");
   init->add_option("--base-port", base_port, "replica i listens on base-port + i (0: free ports picked now)");
 
   std::string app = "kv", log_level = "info";
@@ -601,7 +605,7 @@ int main(int argc, char** argv) {
       if (base_port + i > 65535) return die("--base-port too high for " + std::to_string(probe.required_replicas()) + " replicas");
       ports.push_back(static_cast<std::uint16_t>(base_port + i));
     }
-    if (auto r = init_cluster(dir, *p, f, clients, host, ports, curve); !r) return die(r.error().message);
+    if (auto r = init_cluster(dir, *p, f, clients, host, ports, curve, !no_fsync); !r) return die(r.error().message);
     std::printf("wrote %s (%s, f=%u, %u replicas, %u clients)\n", (fs::path(dir) / "cluster.toml").c_str(),
                 protocol.c_str(), f, probe.required_replicas(), clients);
     return 0;

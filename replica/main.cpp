@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   auto crypto = synod::runtime::OpenSslCrypto::from_config(*config, std::move(*key));
   if (!crypto) return die(crypto.error().message);
 
-  auto storage = synod::runtime::LmdbStorage::open(data_dir, map_mib << 20);
+  auto storage = synod::runtime::LmdbStorage::open(data_dir, map_mib << 20, config->fsync);
   if (!storage) return die(storage.error().message);
   auto durable = storage->load();
   if (!durable) return die(durable.error().message);

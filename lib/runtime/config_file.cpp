@@ -108,6 +108,12 @@ class Reader {
         config.curve = value->get();
         continue;
       }
+      if (key == "fsync") {
+        const auto* value = node.as_boolean();
+        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
+        config.fsync = value->get();
+        continue;
+      }
       if (key == "allow_fault_injection") {
         const auto* value = node.as_boolean();
         if (value == nullptr) return error_at(node.source(), key, "expected true or false");
@@ -316,6 +322,7 @@ Result<void> write_cluster_config(const std::filesystem::path& path, const Clust
   for (const auto& field : kU32Fields) out << field.key << " = " << config.*field.member << "\n";
   out << "allow_fault_injection = " << (config.allow_fault_injection ? "true" : "false") << "\n";
   out << "curve = " << (config.curve ? "true" : "false") << "\n";
+  out << "fsync = " << (config.fsync ? "true" : "false") << "\n";
   for (const auto& r : config.replicas) {
     out << "\n[[replica]]\nid = " << r.id << "\nendpoint = " << quoted(r.endpoint)
         << "\npublic_key_file = " << quoted(replica_public_key_file(r.id)) << "\n";

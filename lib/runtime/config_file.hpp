@@ -10,6 +10,7 @@
 //   f = 1
 //   batch_max_requests = 64           # ... every other ClusterConfig field
 //   curve = false                     # CurveZMQ on every socket (runtime/transport.hpp)
+//   fsync = true                      # false: LMDB commits without fsync (survive kill -9, not power loss)
 //   allow_fault_injection = false     # true lets synod-replica --fault MODE run (tests only)
 //   [[replica]]
 //   id = 0

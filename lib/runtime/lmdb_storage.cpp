@@ -55,7 +55,7 @@ LmdbStorage::~LmdbStorage() = default;
 
 std::size_t LmdbStorage::map_bytes() const { return env_->map_bytes; }
 
-Result<LmdbStorage> LmdbStorage::open(const std::filesystem::path& dir, std::size_t map_bytes) {
+Result<LmdbStorage> LmdbStorage::open(const std::filesystem::path& dir, std::size_t map_bytes, bool fsync) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail(ErrorCode::io, "cannot create data directory " + dir.string() + ": " + ec.message());
@@ -78,9 +78,11 @@ Result<LmdbStorage> LmdbStorage::open(const std::filesystem::path& dir, std::siz
   }
   if (int rc = mdb_env_set_mapsize(env->env, map_bytes); rc != 0) return lmdb_error(dir, "set_mapsize", rc);
   if (int rc = mdb_env_set_maxdbs(env->env, 1); rc != 0) return lmdb_error(dir, "set_maxdbs", rc);
-  // No MDB_NOSYNC / MDB_NOMETASYNC: a commit is durable when it returns
-  // (durable before visible). MDB_NOTLS: the handle is not bound to a thread.
-  if (int rc = mdb_env_open(env->env, dir.c_str(), MDB_NOTLS, 0600); rc != 0) return lmdb_error(dir, "open", rc);
+  // Without MDB_NOSYNC a commit is durable when it returns (durable before
+  // visible). With it (fsync = false) a commit has reached the kernel, which
+  // is enough for a process crash. MDB_NOTLS: the handle is not bound to a thread.
+  const unsigned flags = MDB_NOTLS | (fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC));
+  if (int rc = mdb_env_open(env->env, dir.c_str(), flags, 0600); rc != 0) return lmdb_error(dir, "open", rc);
   Txn txn;
   if (int rc = mdb_txn_begin(env->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(dir, "txn_begin", rc);
   if (int rc = mdb_dbi_open(txn.txn, "synod", MDB_CREATE, &env->dbi); rc != 0) return lmdb_error(dir, "dbi_open", rc);

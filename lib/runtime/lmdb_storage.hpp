@@ -30,7 +30,10 @@ inline constexpr std::size_t kDefaultMapBytes = std::size_t{1} << 30;
 class LmdbStorage {
  public:
   // Creates `dir` if needed and opens (or creates) the environment in it.
-  static Result<LmdbStorage> open(const std::filesystem::path& dir, std::size_t map_bytes = kDefaultMapBytes);
+  // fsync = false commits without flushing (MDB_NOSYNC): what was stored
+  // survives this process dying, not the machine (ClusterConfig::fsync).
+  static Result<LmdbStorage> open(const std::filesystem::path& dir, std::size_t map_bytes = kDefaultMapBytes,
+                                  bool fsync = true);
 
   LmdbStorage(LmdbStorage&&) noexcept;
   LmdbStorage& operator=(LmdbStorage&&) noexcept;

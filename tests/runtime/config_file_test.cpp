@@ -172,6 +172,27 @@ TEST_CASE("allow_fault_injection: false by default, a boolean, written and read 
   }
 }
 
+TEST_CASE("fsync: true by default, a boolean, written and read back") {
+  TempDir dir;
+  auto config = load_cluster_config(write_cluster(dir));
+  REQUIRE(config);
+  CHECK(config->fsync);
+  auto off = load_cluster_config(write_cluster(dir, "fsync = false\n"));
+  REQUIRE_MESSAGE(off, off.error().message);
+  CHECK_FALSE(off->fsync);
+  auto bad = load_cluster_config(write_cluster(dir, "fsync = \"no\"\n"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("'fsync'") != std::string::npos);
+  for (const bool value : {false, true}) {
+    config->fsync = value;
+    const auto out = dir.path() / "copy.toml";
+    REQUIRE(write_cluster_config(out, *config));
+    auto loaded = load_cluster_config(out);
+    REQUIRE_MESSAGE(loaded, loaded.error().message);
+    CHECK(loaded->fsync == value);
+  }
+}
+
 TEST_CASE("write_cluster_config then load_cluster_config round-trips every field") {
   TempDir dir;
   auto original = load_cluster_config(write_cluster(dir));

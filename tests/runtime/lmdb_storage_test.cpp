@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -38,6 +42,31 @@ TEST_CASE("writes survive closing and reopening") {
   CHECK(state->size() == 3);
   CHECK(to_string(as_view(state->at("log/2"))) == "batch two");
   CHECK(to_string(as_view(state->at("view"))) == "7");
+}
+
+TEST_CASE("without fsync, what a commit stored survives the process being killed right after it") {
+  TempDir dir;
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child commits and dies by SIGKILL: no close, no flush, no exit handlers.
+    auto storage = LmdbStorage::open(dir.path(), kDefaultMapBytes, /*fsync=*/false);
+    if (!storage) ::_exit(2);
+    const std::vector<PersistOp> ops{put("view", "9"), put("log/1", "batch")};
+    if (!storage->apply(ops)) ::_exit(3);
+    ::raise(SIGKILL);
+    ::_exit(4);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  auto storage = LmdbStorage::open(dir.path(), kDefaultMapBytes, /*fsync=*/false);
+  REQUIRE_MESSAGE(storage, storage.error().message);
+  auto state = storage->load();
+  REQUIRE(state);
+  CHECK(state->size() == 2);
+  CHECK(to_string(as_view(state->at("view"))) == "9");
 }
 
 TEST_CASE("ops in one apply are applied in order: a later put or delete wins") {

@@ -69,6 +69,14 @@ struct ClusterConfig {
   // config cannot start one by accident.
   bool allow_fault_injection = false;
 
+  // Durability of the replicas' LMDB state. true (the default): every commit
+  // is fsynced before the messages it covers leave, so a replica survives a
+  // machine crash or power loss. false: commits reach the operating system
+  // (MDB_NOSYNC) but are not flushed: the state survives the replica
+  // process dying (kill -9) but not the machine; for benchmarks that want
+  // the protocol's cost without the disk's, and for tests.
+  bool fsync = true;
+
   // CurveZMQ on every socket: replicas are CURVE servers with the key pairs
   // in curve_public_keys (cluster.toml: replica.curve_public_key; secret halves in
   // keys/replica-<id>.curve, never in the config); replicas and clients
