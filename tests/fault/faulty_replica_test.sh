@@ -17,32 +17,9 @@ FAULTY=$3
 WATCHDOG_S=${WATCHDOG_S:-90}
 WRITES=${WRITES:-30}
 
-DIR=$(mktemp -d /tmp/synod-fault-XXXXXX)
-cleanup() {
-  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
-  for f in "$DIR"/run/*.pid; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'echo "FAIL: watchdog: test ran over ${WATCHDOG_S}s" >&2; exit 1' TERM
-(
-  trap 'kill "$SLEEPER" 2>/dev/null; exit 0' TERM
-  sleep "$WATCHDOG_S" &
-  SLEEPER=$!
-  wait "$SLEEPER"
-  kill -TERM $$
-) >/dev/null 2>&1 &
-WATCHDOG=$!
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/logs/*.log; do echo "--- $log" >&2; tail -5 "$log" >&2 || true; done
-  exit 1
-}
-cli() { "$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 20000 "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../process/cluster_lib.sh"
+cluster_dir synod-fault
+watchdog "$WATCHDOG_S"
 # The values of one key across status --json's list, one per line.
 values() { grep -o "\"$1\": [^,}]*" | sed 's/^[^:]*: //'; }
 
@@ -95,7 +72,7 @@ done < "$DIR/acked"
 CORRECT=$(for r in 0 1 2 3; do [ "$r" = "$FAULTY" ] || echo "$r"; done)
 settled=
 for _ in $(seq 1 100); do
-  JSON=$("$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 2000 status --json || true)
+  JSON=$(CLI_TIMEOUT_MS=2000 cli status --json || true)
   # One line per replica: id stable_checkpoint state_digest.
   ROWS=$(echo "$JSON" | tr '{' '\n' | grep '"stable_checkpoint"' | while read -r row; do
     echo "$(echo "$row" | values id) $(echo "$row" | values stable_checkpoint) $(echo "$row" | values state_digest)"

@@ -22,30 +22,19 @@ FLOOD_SECONDS=${FLOOD_SECONDS:-15}
 RSS_BOUND_MIB=${RSS_BOUND_MIB:-256}
 MIN_COMPLETED=${MIN_COMPLETED:-20}
 
-DIR=$(mktemp -d /tmp/synod-flood-XXXXXX)
-cleanup() {
-  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
-  for f in "$DIR"/run/*.pid; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../process/cluster_lib.sh"
+cluster_dir synod-flood
 
 INIT_FLAGS=()
 [ "$CURVE" = curve ] && INIT_FLAGS+=(--curve)
 "$BIN/synod-cluster" init "$DIR" --protocol pbft --clients 2 --base-port 0 "${INIT_FLAGS[@]}" >/dev/null
 "$BIN/synod-cluster" up "$DIR" --app kv >/dev/null || fail "cluster did not start"
-"$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 20000 put warm up >/dev/null || fail "warm-up put"
+cli put warm up >/dev/null || fail "warm-up put"
 PIDS=()
 for f in "$DIR"/run/replica-*.pid; do PIDS+=(--pid "$(cat "$f")"); done
 timeout $((FLOOD_SECONDS + 60)) "$BIN/synod-flood" --config "$DIR/cluster.toml" "${PIDS[@]}" --client 0 \
   --flood-client 1 --seconds "$FLOOD_SECONDS" --rss-bound-mib "$RSS_BOUND_MIB" --min-completed "$MIN_COMPLETED" ||
   fail "synod-flood"
 # Still serving after the flood.
-"$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 20000 put after flood >/dev/null || fail "put after the flood"
+cli put after flood >/dev/null || fail "put after the flood"
 echo "PASS: flood${CURVE:+ ($CURVE)}"

@@ -15,34 +15,9 @@ PROTOCOL=$2
 WATCHDOG_S=${WATCHDOG_S:-150}
 WRITES=${WRITES:-40}
 
-DIR=$(mktemp -d /tmp/synod-process-XXXXXX)
-cleanup() {
-  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
-  for f in "$DIR"/run/*.pid; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null || true
-  [ -n "${WRITER:-}" ] && kill "$WRITER" 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'echo "FAIL: watchdog: test ran over ${WATCHDOG_S}s" >&2; exit 1' TERM
-# The watchdog kills its own sleep when stopped, and holds no pipe ctest reads.
-(
-  trap 'kill "$SLEEPER" 2>/dev/null; exit 0' TERM
-  sleep "$WATCHDOG_S" &
-  SLEEPER=$!
-  wait "$SLEEPER"
-  kill -TERM $$
-) >/dev/null 2>&1 &
-WATCHDOG=$!
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/logs/*.log; do echo "--- $log" >&2; tail -5 "$log" >&2 || true; done
-  exit 1
-}
-cli() { "$BIN/synod-client" --config "$DIR/cluster.toml" --timeout-ms 20000 "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.sh"
+cluster_dir synod-process
+watchdog "$WATCHDOG_S"
 leader() { "$BIN/synod-cluster" ps "$DIR" | awk '$6 == "leader" { print $1 }' | head -1; }
 
 "$BIN/synod-cluster" init "$DIR" --protocol "$PROTOCOL" --clients 2 --base-port 0 >/dev/null
@@ -65,6 +40,7 @@ echo "leader before the kill: replica $L"
   done
 ) &
 WRITER=$!
+CLEANUP_PIDS+=("$WRITER")
 
 # Kill the leader once a few writes are acknowledged.
 for _ in $(seq 1 100); do [ "$(wc -l < "$DIR/acked")" -ge 5 ] && break; sleep 0.1; done
@@ -73,7 +49,6 @@ echo "killed replica $L after $(wc -l < "$DIR/acked") acknowledged writes"
 sleep 3
 "$BIN/synod-cluster" up "$DIR" --id "$L" >/dev/null || fail "restart of replica $L"
 wait "$WRITER" || true
-WRITER=
 ACKED=$(wc -l < "$DIR/acked")
 echo "$ACKED of $WRITES writes acknowledged"
 [ "$ACKED" -ge $((WRITES / 2)) ] || fail "too few writes acknowledged across the failover ($ACKED)"

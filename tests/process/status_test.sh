@@ -15,20 +15,9 @@ BIN=$1
 PROTOCOL=$2
 CURVE=${3:-}
 
-DIR=$(mktemp -d /tmp/synod-status-XXXXXX)
-cleanup() {
-  "$BIN/synod-cluster" down "$DIR" >/dev/null 2>&1 || true
-  for f in "$DIR"/run/*.pid; do
-    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-  done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-cli() { "$BIN/synod-client" --config "$DIR/cluster.toml" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.sh"
+CLI_TIMEOUT_MS=  # the tool's defaults (status gives up on a dead replica after 2 s)
+cluster_dir synod-status
 # The values of one key across the JSON list, one per line.
 values() { grep -o "\"$1\": [^,}]*" | sed 's/^[^:]*: //'; }
 
