@@ -38,6 +38,17 @@ constexpr U32Field kU32Fields[] = {
     {"max_pending_per_client", &ClusterConfig::max_pending_per_client},
 };
 
+// The boolean fields, the same way.
+struct BoolField {
+  const char* key;
+  bool ClusterConfig::*member;
+};
+constexpr BoolField kBoolFields[] = {
+    {"allow_fault_injection", &ClusterConfig::allow_fault_injection},
+    {"curve", &ClusterConfig::curve},
+    {"fsync", &ClusterConfig::fsync},
+};
+
 // A key file larger than this is not a PEM public key; refuse before reading.
 constexpr std::uintmax_t kMaxKeyFileBytes = 64u << 10;
 // Far more than any real cluster.toml (about 100 bytes per replica or client).
@@ -102,25 +113,14 @@ class Reader {
         config.signature_scheme = *s;
         continue;
       }
-      if (key == "curve") {
-        const auto* value = node.as_boolean();
-        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
-        config.curve = value->get();
-        continue;
-      }
-      if (key == "fsync") {
-        const auto* value = node.as_boolean();
-        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
-        config.fsync = value->get();
-        continue;
-      }
-      if (key == "allow_fault_injection") {
-        const auto* value = node.as_boolean();
-        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
-        config.allow_fault_injection = value->get();
-        continue;
-      }
       bool known = false;
+      for (const auto& field : kBoolFields) {
+        if (key != field.key) continue;
+        const auto* value = node.as_boolean();
+        if (value == nullptr) return error_at(node.source(), key, "expected true or false");
+        config.*field.member = value->get();
+        known = true;
+      }
       for (const auto& field : kU32Fields) {
         if (key != field.key) continue;
         auto v = u32(node, key);
@@ -320,9 +320,7 @@ Result<void> write_cluster_config(const std::filesystem::path& path, const Clust
   out << "protocol = " << quoted(to_string(config.protocol)) << "\n";
   out << "signature_scheme = " << quoted(to_string(config.signature_scheme)) << "\n";
   for (const auto& field : kU32Fields) out << field.key << " = " << config.*field.member << "\n";
-  out << "allow_fault_injection = " << (config.allow_fault_injection ? "true" : "false") << "\n";
-  out << "curve = " << (config.curve ? "true" : "false") << "\n";
-  out << "fsync = " << (config.fsync ? "true" : "false") << "\n";
+  for (const auto& field : kBoolFields) out << field.key << " = " << (config.*field.member ? "true" : "false") << "\n";
   for (const auto& r : config.replicas) {
     out << "\n[[replica]]\nid = " << r.id << "\nendpoint = " << quoted(r.endpoint)
         << "\npublic_key_file = " << quoted(replica_public_key_file(r.id)) << "\n";
