@@ -2,6 +2,8 @@
 // inputs on a scripted cluster with real signatures.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "cluster.hpp"
 #include "pbft/new_view.hpp"
 #include "pbft/replica.hpp"
@@ -159,6 +161,42 @@ TEST_CASE("batching: requests arriving while a batch is in flight share the next
   c.core(0).tick(c.now, fx);
   c.apply(0, fx);
   CHECK(batch_sizes == std::vector<std::size_t>{1, 2});
+}
+
+TEST_CASE("fair batching: a client with a full quota of requests does not crowd out another client") {
+  Cluster c;  // batch_max_requests = 8, window = 8
+  std::vector<std::vector<ClientId>> batches;  // the clients of each pre-prepare, in order
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (m.from == Principal::replica(0) && m.to == ReplicaId{1} && m.type() == wire::MsgType::pre_prepare) {
+      const auto pp = Cluster::decode_as<wire::PrePrepare>(m.frame);
+      REQUIRE(pp.has_value());
+      std::vector<ClientId> clients;
+      for (const auto& sr : pp->batch) clients.push_back(sr.request.client);
+      batches.push_back(clients);
+    }
+    return false;
+  };
+  auto tick_primary = [&] {
+    c.now += c.config.batch_timeout_us;
+    synod::Effects fx;
+    c.core(0).tick(c.now, fx);
+    c.apply(0, fx);
+  };
+  // Fill the window: sequence numbers 1..8, one request each, none delivered yet.
+  c.input(0, c.request(3, 1, counter::encode_inc()));
+  for (RequestNo t = 2; t <= 8; ++t) {
+    c.input(0, c.request(3, t, counter::encode_inc()));
+    tick_primary();
+  }
+  // The primary cannot propose now; client 1 queues 12 requests, then client 2 one.
+  for (RequestNo t = 1; t <= 12; ++t) c.input(0, c.request(1, t, counter::encode_inc()));
+  c.input(0, c.request(2, 1, counter::encode_inc()));
+  c.deliver_all();  // checkpoints become stable, the window moves, the queue is proposed
+  REQUIRE(batches.size() >= 9);
+  CHECK(batches[8].size() == 8);
+  // Arrival order would have filled it with client 1's requests 1..8.
+  CHECK(std::count(batches[8].begin(), batches[8].end(), ClientId{2}) == 1);
+  CHECK(std::count(batches[8].begin(), batches[8].end(), ClientId{1}) == 7);
 }
 
 TEST_CASE("checkpoints: every K the replicas agree on a stable checkpoint and its digest") {
