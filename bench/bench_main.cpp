@@ -42,6 +42,7 @@
 #include <httplib.h>
 
 #include "runtime/config_file.hpp"
+#include "runtime/free_ports.hpp"
 #include "synod/async_client.hpp"
 #include "synod/bench/echo.hpp"
 #include "synod/client.hpp"
@@ -69,27 +70,6 @@ std::string read_text(const fs::path& path) {
 }
 
 fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
-
-std::vector<std::uint16_t> free_ports(std::size_t count) {
-  std::vector<int> sockets;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (s >= 0) ::close(s);
-      fail("cannot pick a free loopback port");
-    }
-    sockets.push_back(s);
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int s : sockets) ::close(s);
-  return ports;
-}
 
 // CPU seconds (user + system) a process has used so far; nullopt if gone.
 std::optional<double> cpu_seconds(pid_t pid) {
@@ -300,7 +280,9 @@ void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients
   const fs::path config_path = cluster.dir / "cluster.toml";
   cluster.config = load_config(config_path);
   const std::uint32_t servers = c.mode == "unreplicated" ? 1 : cluster.config.n();
-  const auto ports = free_ports(servers);
+  const auto free = synod::runtime::free_loopback_ports(servers);
+  if (!free) fail(free.error().message);
+  const std::vector<std::uint16_t>& ports = *free;
   cluster.metrics_port = ports[0];
   for (std::uint32_t i = 0; i < servers; ++i) {
     const fs::path log = cluster.dir / "logs" / ("server-" + std::to_string(i) + ".log");

@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 
 #include "runtime/config_file.hpp"
+#include "runtime/free_ports.hpp"
 #include "runtime/transport.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
@@ -152,28 +153,6 @@ synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, 
   return synod::runtime::write_cluster_config(dir / "cluster.toml", config);
 }
 
-// Ports the kernel hands out now; free until someone else binds them.
-std::vector<std::uint16_t> free_ports(std::size_t count) {
-  std::vector<int> sockets;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (s >= 0) ::close(s);
-      break;
-    }
-    sockets.push_back(s);  // held open until all are chosen, so they differ
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int s : sockets) ::close(s);
-  return ports;
-}
 
 // ------------------------------------------------------------------ up / down
 
@@ -405,7 +384,9 @@ int cmd_demo(const std::string& protocol_name, std::uint32_t clients, std::uint3
     fs::remove_all(dir, ec);
     return code;
   };
-  if (auto r = init_cluster(dir, *protocol, 1, clients, "127.0.0.1", free_ports(n)); !r) {
+  auto ports = synod::runtime::free_loopback_ports(n);
+  if (!ports) return cleanup(die(ports.error().message));
+  if (auto r = init_cluster(dir, *protocol, 1, clients, "127.0.0.1", *ports); !r) {
     return cleanup(die(r.error().message));
   }
   auto config = synod::runtime::load_cluster_config(dir / "cluster.toml");
@@ -598,8 +579,10 @@ int main(int argc, char** argv) {
     probe.protocol = *p;
     probe.f = f;
     std::vector<std::uint16_t> ports;
-    if (base_port == 0) {
-      ports = free_ports(probe.required_replicas());  // tests: ports free right now
+    if (base_port == 0) {  // tests: ports free right now
+      auto free = synod::runtime::free_loopback_ports(probe.required_replicas());
+      if (!free) return die(free.error().message);
+      ports = *free;
     }
     for (std::uint32_t i = 0; base_port != 0 && i < probe.required_replicas(); ++i) {
       if (base_port + i > 65535) return die("--base-port too high for " + std::to_string(probe.required_replicas()) + " replicas");
