@@ -20,8 +20,6 @@ WRITES=${WRITES:-30}
 source "$(dirname "${BASH_SOURCE[0]}")/../process/cluster_lib.sh"
 cluster_dir synod-fault
 watchdog "$WATCHDOG_S"
-# The values of one key across status --json's list, one per line.
-values() { grep -o "\"$1\": [^,}]*" | sed 's/^[^:]*: //'; }
 
 "$BIN/synod-cluster" init "$DIR" --protocol pbft --clients 2 --base-port 0 >/dev/null
 mkdir -p "$DIR/logs" "$DIR/run"

@@ -18,12 +18,10 @@ CURVE=${3:-}
 source "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.sh"
 CLI_TIMEOUT_MS=  # the tool's defaults (status gives up on a dead replica after 2 s)
 cluster_dir synod-status
-# The values of one key across the JSON list, one per line.
-values() { grep -o "\"$1\": [^,}]*" | sed 's/^[^:]*: //'; }
-
 INIT_FLAGS=()
 [ "$CURVE" = curve ] && INIT_FLAGS+=(--curve)
 "$BIN/synod-cluster" init "$DIR" --protocol "$PROTOCOL" --clients 1 --base-port 0 "${INIT_FLAGS[@]}" >/dev/null
+small_checkpoints
 if [ "$CURVE" = curve ]; then
   grep -q '^curve = true$' "$DIR/cluster.toml" || fail "init --curve did not turn curve on"
   [ "$(grep -c '^curve_public_key = ' "$DIR/cluster.toml")" -ge 4 ] || [ "$PROTOCOL" = paxos ] ||
@@ -41,21 +39,9 @@ fi
 N=$(ls "$DIR"/run/replica-*.pid | wc -l)
 for i in $(seq 1 10); do cli --timeout-ms 20000 put "k$i" "v$i" >/dev/null || fail "put k$i"; done
 
-# A backup may execute a moment after the replies that completed a put, and
-# paxos followers learn the commit index from the next heartbeat: poll.
 settled=
-for _ in $(seq 1 50); do
-  if JSON=$(cli status --json); then
-    if [ "$(echo "$JSON" | values last_executed | sort -u | wc -l)" = 1 ] &&
-       [ "$(echo "$JSON" | values state_digest | sort -u | wc -l)" = 1 ]; then
-      settled=1
-      break
-    fi
-  fi
-  sleep 0.2
-done
-[ -n "$settled" ] || fail "replicas never agreed on last_executed/state_digest: $JSON"
-[ "$(echo "$JSON" | values reachable | grep -c true)" = "$N" ] || fail "not all $N replicas reachable: $JSON"
+wait_settled "$N" && settled=1
+[ -n "$settled" ] || fail "replicas never all reachable with one last_executed/state_digest: $JSON"
 [ "$(echo "$JSON" | values last_executed | head -1)" -ge 1 ] || fail "nothing executed: $JSON"
 [ "$(echo "$JSON" | values role | grep -cE '"(primary|leader)"')" = 1 ] || fail "not exactly one primary/leader: $JSON"
 [ "$(echo "$JSON" | values protocol | sort -u)" = "\"$PROTOCOL\"" ] || fail "wrong protocol: $JSON"
