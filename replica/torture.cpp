@@ -33,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -239,6 +240,47 @@ class Cluster {
 
 // ------------------------------------------------------------------ partitions
 
+// A tool's path: $PATH, then the sbin directories (empty when missing).
+std::string find_tool(const std::string& name) {
+  std::vector<std::string> dirs;
+  if (const char* path = std::getenv("PATH")) {
+    std::istringstream in(path);
+    for (std::string d; std::getline(in, d, ':');) {
+      if (!d.empty()) dirs.push_back(d);
+    }
+  }
+  for (const char* d : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) dirs.emplace_back(d);
+  for (const auto& d : dirs) {
+    const fs::path p = fs::path(d) / name;
+    if (::access(p.c_str(), X_OK) == 0) return p.string();
+  }
+  return "";
+}
+
+// The lossy / slow network phase of scenario partition: every link (replica
+// to replica, replica to clients, both directions) gets delay and loss from
+// tc netem when the kernel has it (probed once per process). Otherwise random
+// loss from nftables in every replica's namespace (each packet crosses one
+// such rule: at the receiving replica, or leaving a replica for the clients)
+// and a tbf rate limit on every link, whose queue adds delay under load (tbf
+// adds no fixed delay).
+constexpr int kLossPercent = 10;
+constexpr const char* kNetemArgs = "netem delay 20ms 10ms loss 10%";
+constexpr const char* kNetemText = "tc netem: delay 20 ms +-10 ms and 10% loss on every link";
+// 1.5 Mbit/s per link is about what a pbft primary sends each replica at full
+// load on 2 cores (~1.6 Mbit/s at ~450 ops/s): under load, queues of up to
+// 100 ms build (more is dropped).
+constexpr const char* kTbfArgs = "tbf rate 1500kbit burst 32kbit latency 100ms";
+constexpr const char* kNftTable = "synod_torture";
+
+enum class LossyMechanism { netem, nft_tbf, nft, none };
+
+struct LossyPlan {
+  LossyMechanism mechanism = LossyMechanism::none;
+  std::string text;        // what is used, and why not netem
+  std::string short_text;  // for the table's note
+};
+
 // Scenario partition: every replica in its own network namespace, its
 // endpoint address (10.A.0.i+1) on its loopback; one veth pair per pair of
 // replicas (routes to the other's address through it) and one to the root
@@ -253,6 +295,7 @@ class Partitions {
     if (::geteuid() != 0) return "needs root (network namespaces)";
     if (!fs::exists("/usr/sbin/ip")) return "needs /usr/sbin/ip (iproute2)";
     log_ = log;
+    sweep_stale();
     n_ = n;
     a_ = 100 + static_cast<int>(::getpid() % 100);
     prefix_ = "syt" + std::to_string(::getpid()) + "-";
@@ -260,7 +303,7 @@ class Partitions {
     for (std::uint32_t i = 0; i < n; ++i) {
       names_.push_back(prefix_ + std::to_string(i));
       const std::string ns = names_.back();
-      const std::string host_if = "syt" + std::to_string(::getpid() % 100000) + "c" + std::to_string(i);
+      const std::string host_if = host_link(i);
       script += "ip netns add " + ns + "\n";
       script += "ip -n " + ns + " link set lo up\n";
       script += "ip -n " + ns + " addr add " + address(i) + "/32 dev lo\n";
@@ -296,6 +339,8 @@ class Partitions {
   }
   bool heal(std::uint32_t i, std::uint32_t j) { return sh(link_up(std::min(i, j), std::max(i, j))); }
 
+  // Deleting a namespace deletes its veth ends, their peers (the clients'
+  // ends in the root namespace), their qdiscs and its nftables rules.
   void teardown() {
     if (names_.empty()) return;
     std::string script;
@@ -304,7 +349,156 @@ class Partitions {
     names_.clear();
   }
 
+  // How the lossy phase degrades the links here. The netem probe runs once
+  // per process (in the first namespace's loopback).
+  LossyPlan lossy_plan() {
+    static std::optional<LossyPlan> cached;
+    if (cached) return *cached;
+    LossyPlan plan;
+    const std::string tc = find_tool("tc"), nft = find_tool("nft");
+    const fs::path probe_log = log_.parent_path() / "lossy-probe.log";
+    auto last_line = [&] {
+      std::string text = read_text(probe_log);
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      const auto nl = text.rfind('\n');
+      return nl == std::string::npos ? text : text.substr(nl + 1);
+    };
+    auto probe_qdisc = [&](const std::string& args) {
+      std::error_code ec;
+      fs::remove(probe_log, ec);
+      const std::string q = "ip netns exec " + names_[0] + " " + tc + " qdisc";
+      return run_tool({"/bin/sh", "-ec", q + " add dev lo root " + args + "\n" + q + " del dev lo root\n"}, probe_log, 30s) == 0;
+    };
+    std::string no_netem;
+    if (tc.empty()) {
+      no_netem = "tc (iproute2) is not installed";
+    } else if (probe_qdisc(kNetemArgs)) {
+      plan.mechanism = LossyMechanism::netem;
+      plan.text = kNetemText;
+      plan.short_text = "lossy: netem";
+      cached = plan;
+      return plan;
+    } else {
+      no_netem = "tc netem is missing from this kernel (sch_netem: \"" + last_line() + "\")";
+    }
+    bool nft_ok = false;
+    std::string no_nft;
+    if (nft.empty()) {
+      no_nft = "nft (nftables) is not installed; scripts/install-deps.sh installs it";
+    } else {
+      std::error_code ec;
+      fs::remove(probe_log, ec);
+      const std::string x = "ip netns exec " + names_[0] + " " + nft + " ";
+      nft_ok = run_tool({"/bin/sh", "-ec", x + "add table inet " + kNftTable + "_probe\n" + x + "delete table inet " +
+                                               kNftTable + "_probe\n"},
+                        probe_log, 30s) == 0;
+      if (!nft_ok) no_nft = "nftables does not work here (\"" + last_line() + "\")";
+    }
+    if (!nft_ok) {
+      plan.text = "lossy phase skipped: " + no_netem + ", and " + no_nft;
+      plan.short_text = "lossy phase skipped (no netem, no nft)";
+    } else {
+      const std::string loss = "nftables random loss " + std::to_string(kLossPercent) + "% on every link";
+      if (!tc.empty() && probe_qdisc(kTbfArgs)) {
+        plan.mechanism = LossyMechanism::nft_tbf;
+        plan.text = loss + " + " + kTbfArgs + " on every link (queueing delay under load); " + no_netem;
+        plan.short_text = "lossy: nft loss + tbf (no netem)";
+      } else {
+        plan.mechanism = LossyMechanism::nft;
+        plan.text = loss + ", no added delay (tbf unavailable: \"" + last_line() + "\"); " + no_netem;
+        plan.short_text = "lossy: nft loss only (no netem, no tbf)";
+      }
+    }
+    cached = plan;
+    return plan;
+  }
+
+  // Applies the plan to every link; false (links restored) when that fails.
+  bool degrade(const LossyPlan& plan) {
+    if (plan.mechanism == LossyMechanism::none) return false;
+    const std::string tc = find_tool("tc"), nft = find_tool("nft");
+    std::string script;
+    auto qdisc_everywhere = [&](const std::string& args) {
+      for (std::uint32_t i = 0; i < n_; ++i) {
+        for (const auto& dev : links_of(i)) {
+          script += "ip netns exec " + names_[i] + " " + tc + " qdisc replace dev " + dev + " root " + args + "\n";
+        }
+        script += tc + " qdisc replace dev " + host_link(i) + " root " + args + "\n";
+      }
+    };
+    if (plan.mechanism == LossyMechanism::netem) {
+      qdisc_everywhere(kNetemArgs);
+    } else {
+      const fs::path rules = log_.parent_path() / "lossy.nft";
+      const std::string drop = "numgen random mod 100 < " + std::to_string(kLossPercent) + " drop";
+      std::ofstream(rules, std::ios::trunc)
+          << "table inet " << kNftTable << " {\n"
+          << "  chain in { type filter hook input priority 0; policy accept; iifname != \"lo\" " << drop << "; }\n"
+          << "  chain out { type filter hook output priority 0; policy accept; oifname \"c\" " << drop << "; }\n"
+          << "}\n";
+      for (const auto& ns : names_) script += "ip netns exec " + ns + " " + nft + " -f " + rules.string() + "\n";
+      if (plan.mechanism == LossyMechanism::nft_tbf) qdisc_everywhere(kTbfArgs);
+    }
+    degraded_ = true;
+    if (sh(script)) return true;
+    restore();
+    return false;
+  }
+
+  // Removes every qdisc and rule degrade() added (never fails; teardown
+  // removes them in any case).
+  void restore() {
+    if (!degraded_ || names_.empty()) return;
+    const std::string tc = find_tool("tc"), nft = find_tool("nft");
+    std::string script;
+    for (std::uint32_t i = 0; i < n_; ++i) {
+      if (!tc.empty()) {
+        for (const auto& dev : links_of(i)) {
+          script += "ip netns exec " + names_[i] + " " + tc + " qdisc del dev " + dev + " root 2>/dev/null || true\n";
+        }
+        script += tc + " qdisc del dev " + host_link(i) + " root 2>/dev/null || true\n";
+      }
+      if (!nft.empty()) {
+        script += "ip netns exec " + names_[i] + " " + nft + " delete table inet " + kNftTable + " 2>/dev/null || true\n";
+      }
+    }
+    (void)sh(script);
+    degraded_ = false;
+  }
+
  private:
+  // The clients' end of replica i's link (root namespace; name <= 15 bytes).
+  std::string host_link(std::uint32_t i) const { return "syt" + std::to_string(::getpid() % 100000) + "c" + std::to_string(i); }
+  // Replica i's links in its namespace: one per other replica, one to the clients.
+  std::vector<std::string> links_of(std::uint32_t i) const {
+    std::vector<std::string> devs;
+    for (std::uint32_t j = 0; j < n_; ++j) {
+      if (j != i) devs.push_back("q" + std::to_string(j));
+    }
+    devs.emplace_back("c");
+    return devs;
+  }
+  // Namespaces left by a runner that was killed (SIGKILL, e.g. a ctest
+  // timeout) before its teardown: syt<pid>-<i> whose pid is no synod-torture.
+  void sweep_stale() {
+    const fs::path list = log_.parent_path() / "netns-list.txt";
+    (void)run_tool({"/usr/sbin/ip", "netns", "list"}, list, 30s);
+    std::istringstream in(read_text(list));
+    std::string script;
+    for (std::string line; std::getline(in, line);) {
+      const std::string name = line.substr(0, line.find(' '));
+      if (name.rfind("syt", 0) != 0) continue;
+      const auto dash = name.find('-');
+      if (dash == std::string::npos || dash == 3) continue;
+      const std::string digits = name.substr(3, dash - 3);
+      if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      const long pid = std::atol(digits.c_str());
+      std::string comm = read_text("/proc/" + std::to_string(pid) + "/comm");
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && comm.rfind("synod-torture", 0) == 0) continue;
+      script += "ip netns del " + name + " || true\n";
+    }
+    if (!script.empty()) (void)sh(script);
+  }
   std::string net(std::uint32_t third) const { return "10." + std::to_string(a_) + "." + std::to_string(third); }
   std::uint32_t pair(std::uint32_t i, std::uint32_t j) const { return i * n_ + j; }
   std::string link_up(std::uint32_t i, std::uint32_t j) const {
@@ -320,6 +514,7 @@ class Partitions {
   int a_ = 100;
   std::string prefix_;
   std::vector<std::string> names_;
+  bool degraded_ = false;
 };
 
 // ------------------------------------------------------------------ history
@@ -537,7 +732,7 @@ synod::Bytes to_bytes(const std::string& s) { return synod::Bytes(s.begin(), s.e
 
 // A well-formed envelope whose authenticator is random: a "valid-looking
 // frame with a bad signature". Claims to come from `sender`.
-synod::Bytes forged_envelope(std::mt19937_64& rng, synod::Principal sender, std::uint32_t n) {
+synod::Bytes forged_envelope(std::mt19937_64& rng, synod::Principal sender) {
   synod::wire::Envelope env;
   env.sender = sender;
   if (sender.is_client()) {
@@ -554,7 +749,6 @@ synod::Bytes forged_envelope(std::mt19937_64& rng, synod::Principal sender, std:
     for (auto& b : prep.digest) b = static_cast<std::uint8_t>(rng());
     env.type = synod::wire::MsgType::prepare;
     env.payload = synod::wire::encode(prep);
-    (void)n;
   }
   env.authenticator = to_bytes(random_bytes(rng, 64));
   return synod::wire::encode_envelope(env);
@@ -623,7 +817,7 @@ void garbage_attack(const synod::ClusterConfig& config, synod::ReplicaId target,
           const bool from_client = rng() % 2 == 0;
           const auto sender = from_client ? synod::Principal::client(static_cast<synod::ClientId>(rng() % config.clients.size()))
                                           : synod::Principal::replica(static_cast<synod::ReplicaId>(rng() % config.replicas.size()));
-          frame = forged_envelope(rng, sender, config.n());
+          frame = forged_envelope(rng, sender);
           if (kind == 5) frame.resize(rng() % frame.size());  // truncated
           if (kind == 6 && !frame.empty()) {
             for (int flips = 0; flips < 4; ++flips) frame[rng() % frame.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
@@ -654,7 +848,7 @@ void bad_client_attack(const synod::ClusterConfig& config, synod::ClientId attac
   }
   while (!shared.stop && !g_interrupted) {
     const auto claimed = rng() % 2 == 0 ? attacker : static_cast<synod::ClientId>(rng() % std::max<synod::ClientId>(1, correct_ids));
-    const auto frame = forged_envelope(rng, synod::Principal::client(claimed), config.n());
+    const auto frame = forged_envelope(rng, synod::Principal::client(claimed));
     for (auto& s : sockets) {
       if (s.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)) ++stats.frames;
     }
@@ -740,6 +934,8 @@ struct CaseSpec {
   std::chrono::seconds phase{4};
   std::uint64_t seed = 1;
   bool keep = false;
+  bool quick = false;
+  std::string log_level = "warn";  // the replicas' --log-level
   fs::path history_dir;
 };
 
@@ -814,6 +1010,7 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
   Cluster cluster;
   cluster.dir = pattern;
   cluster.bin = bin;
+  cluster.log_level = spec.log_level;
   const synod::ClientId auditor_id = spec.workers;
   const synod::ClientId attacker_id = spec.workers + 1;
   const fs::path tool_log = cluster.dir / "tool.log";
@@ -1010,6 +1207,7 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
     nap(spec.phase * 2);
   } else if (spec.scenario == "partition") {
     const auto hold = std::chrono::milliseconds(std::max<std::uint32_t>(3 * config->view_change_timeout_ms, 3000));
+    const std::chrono::milliseconds pause = spec.quick ? 1s : 2s;  // after a heal: the quick case stays short
     auto cut_between = [&](const std::vector<synod::ReplicaId>& a, const std::vector<synod::ReplicaId>& b, bool heal) {
       for (auto i : a) {
         for (auto j : b) {
@@ -1033,7 +1231,7 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
                   std::to_string(*leader));
         }
         cut_between({*leader}, all, true);
-        nap(2s);
+        nap(pause);
       } else {
         problem("round " + std::to_string(round + 1) + ": no leader agreed on");
       }
@@ -1043,7 +1241,31 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
       cut_between(left, right, false);
       nap(hold);
       cut_between(left, right, true);
-      nap(2s);
+      nap(pause);
+      // A lossy, slow network on every link for as long (see LossyPlan); the
+      // recovery phase follows the last round's heal directly.
+      const LossyPlan plan = partitions.lossy_plan();
+      if (plan.mechanism == LossyMechanism::none) {
+        std::printf("   round %d: %s\n", round + 1, plan.text.c_str());
+      } else {
+        std::printf("   round %d: lossy network for %lld ms: %s\n", round + 1, static_cast<long long>(hold.count()),
+                    plan.text.c_str());
+        if (!partitions.degrade(plan)) {
+          problem("round " + std::to_string(round + 1) + ": cannot degrade the links (see " +
+                  (cluster.dir / "netns.log").string() + ")");
+        } else {
+          const std::uint64_t c0 = shared.completed.load();
+          const auto t0 = Clock::now();
+          nap(hold);
+          const std::uint64_t done = shared.completed.load() - c0;
+          const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+          partitions.restore();
+          std::printf("   round %d: %llu ops completed under loss (%.0f ops/s), links restored\n", round + 1,
+                      static_cast<unsigned long long>(done), secs > 0 ? static_cast<double>(done) / secs : 0.0);
+        }
+        if (round + 1 < spec.rounds) nap(pause);
+      }
+      res.note = plan.short_text;
     }
   } else if (spec.scenario == "garbage") {
     for (synod::ReplicaId i = 0; i < n; ++i) rss_before[i] = rss_kib(cluster.pid(i));
@@ -1277,6 +1499,7 @@ int main(int argc, char** argv) {
   bool quick = false, full = false, keep = false;
   std::uint64_t seed = 0;
   std::string history_dir;
+  std::string log_level = "warn";
   cli.add_option("--scenario", scenario, "kill-restart, pause-primary, byzantine, partition (root), garbage, bad-client or all")
       ->check(CLI::IsMember({"all", "kill-restart", "pause-primary", "byzantine", "partition", "garbage", "bad-client"}));
   cli.add_option("--protocol", protocol, "pbft, paxos or both (paxos runs the crash-style scenarios only)")
@@ -1291,6 +1514,8 @@ int main(int argc, char** argv) {
   cli.add_flag("--keep", keep, "keep each cluster directory (logs, data, history)");
   cli.add_option("--seed", seed, "randomness (victims, workload); default: from the clock");
   cli.add_option("--history-dir", history_dir, "write each case's history (JSON lines) here");
+  cli.add_option("--log-level", log_level, "the replicas' --log-level (logs/replica-N.log; with --keep)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(cli, argc, argv);
   if (quick && full) {
     std::fprintf(stderr, "synod-torture: --quick and --full exclude each other\n");
@@ -1362,6 +1587,8 @@ int main(int argc, char** argv) {
           s.phase = phase;
           s.seed = seed + cases.size() * 7919;
           s.keep = keep;
+          s.quick = quick;
+          s.log_level = log_level;
           s.history_dir = history_dir;
           cases.push_back(s);
         }
