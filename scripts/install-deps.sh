@@ -8,6 +8,7 @@ packages=(
   libssl-dev libzmq3-dev cppzmq-dev libcereal-dev doctest-dev liblmdb-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libbenchmark-dev
   libcpp-httplib-dev gnuplot-nox python3
+  iproute2 nftables
   clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
 )
 
