@@ -435,8 +435,13 @@ void PbftReplica::tick(TimeUs now, Effects& out) {
     maybe_propose();
   }
   if (now_ >= request_deadline_) {
-    // A request waited T without executing: suspect the primary.
+    // A request waited T without executing: suspect the primary. T doubles
+    // here too (execute() resets it on progress): views that install but
+    // cannot redo their work within T must not churn at the base T forever
+    // (PROTOCOL.md pitfall: timers that never back off; synod-torture
+    // corrupt-signatures f=2 live-locked through view 48 without it).
     request_deadline_ = kNever;
+    view_change_timeout_us_ = std::min(view_change_timeout_us_ * 2, base_view_change_timeout_us_ * kViewChangeBackoffMax);
     start_view_change(view_ + 1);
     check_view_change_progress();
   }
