@@ -25,8 +25,6 @@ constexpr ModeInfo kModes[] = {
     {Mode::slow, "slow", "delays every outgoing frame (--fault-delay-ms)", true},
 };
 
-constexpr TimeUs kNever = std::numeric_limits<TimeUs>::max();
-
 // Bounds on what `slow` holds back; beyond them a frame is dropped, as a
 // full socket queue would drop it.
 constexpr std::size_t kMaxDelayedFrames = 1u << 16;
