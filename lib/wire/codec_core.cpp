@@ -140,6 +140,9 @@ void encode_envelope_into(std::uint16_t version, MsgType type, Principal sender,
 Fault decode_envelope_into(ByteView frame, std::size_t max_frame_bytes, EnvelopeFields& out) noexcept {
   // Before touching a byte: an oversized frame costs nothing to reject.
   if (frame.size() > max_frame_bytes) return Fault::frame_too_large;
+  // The version, little-endian, also before the guarded decoder: noise is
+  // rejected here without the cost of throwing (a flood of it is cheap).
+  if (frame.size() >= 2 && (frame[0] | (frame[1] << 8)) != kFormatVersion) return Fault::bad_version;
   return guarded([&] {
     BoundedInputArchive ar(frame);
     // The version first: a peer speaking another version gets bad_version
