@@ -76,6 +76,23 @@ class PendingRequests {
     return it == per_client_.end() ? 0 : it->second;
   }
 
+  // What can be decided about a client's ordered request numbered t before
+  // its signature is checked, given the client's last executed t. Nothing
+  // here changes state, so a forged request gets no further than these
+  // checks, and the verify (the replica's dominant cost) is spent only on
+  // requests that may be admitted or answered. `held`: a copy is held that
+  // same_as(entry.request) says is identical, request and signature, so
+  // this one is as good as verified (a client's retransmissions, and the
+  // copies backups forward to a PBFT primary).
+  enum class Screen { verify, stale, held, over_limit };
+  template <class Same>
+  Screen screen(ClientId client, RequestNo t, RequestNo last_t, Same&& same_as) const {
+    if (t == 0 || t < last_t) return Screen::stale;  // t starts at 1; older ones are dropped
+    if (t == last_t) return Screen::verify;           // answered with the cached reply, which is signed
+    if (const Entry* e = find({client, t})) return same_as(e->request) ? Screen::held : Screen::verify;
+    return count(client) >= max_per_client_ ? Screen::over_limit : Screen::verify;
+  }
+
   template <class F>
   void for_each(F&& f) {
     for (auto& [key, entry] : entries_) f(key, entry);

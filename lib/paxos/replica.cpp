@@ -113,6 +113,7 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
     if (req->client != sender.id || config_.find_client(sender.id) == nullptr) {
       return reject(Rejection::unknown_sender);
     }
+    if (!screen_request(*req, env.authenticator)) return;
   } else if (sender.id >= n_ || sender.id == self_) {
     return reject(Rejection::unknown_sender);
   }
@@ -143,8 +144,35 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
 
 // ------------------------------------------------------------------ clients
 
+// Before the signature check: a request that is too large, stale, over its
+// client's quota or already held (a retransmission, dropped as a duplicate)
+// is dealt with here, without a verify. True when the request must be
+// verified and go on to on_request.
+bool PaxosReplica::screen_request(const wire::Request& req, const Bytes& signature) {
+  if (req.op.size() > config_.max_request_bytes) {
+    reject(Rejection::limit);
+    return false;
+  }
+  if (req.read_only) return true;
+  using Screen = PendingRequests<wire::SignedRequest>::Screen;
+  const auto same = [&](const wire::SignedRequest& held) { return held.signature == signature && held.request == req; };
+  switch (pending_.screen(req.client, req.t, clients_.last_t(req.client), same)) {
+    case Screen::verify:
+      return true;
+    case Screen::stale:
+      reject(Rejection::invalid);
+      return false;
+    case Screen::over_limit:
+      reject(Rejection::limit);
+      return false;
+    case Screen::held:
+      return false;
+  }
+  return true;
+}
+
+// A verified request that passed screen_request().
 void PaxosReplica::on_request(const wire::Request& req, const Bytes& signature) {
-  if (req.op.size() > config_.max_request_bytes) return reject(Rejection::limit);
   // PROTOCOL.md, clients: send to the leader, others redirect.
   if (!is_leader()) return send_redirect(req);
   if (req.read_only && holds_lease()) {
@@ -154,7 +182,7 @@ void PaxosReplica::on_request(const wire::Request& req, const Bytes& signature) 
   // Writes, and reads without a lease, go through the log. At-most-once by
   // (client, t), exactly as in PBFT mode.
   const RequestNo last = clients_.last_t(req.client);
-  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // t starts at 1; older ones are dropped
+  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // a read without a lease, unscreened
   if (req.t == last) return send_reply(req.client, req.t, false, clients_.find(req.client)->last_result);
   // A retransmission of a request in flight is dropped (duplicate).
   const auto admitted = pending_.add(req.client, req.t, wire::SignedRequest{req, signature}, req.op.size(), now_);

@@ -68,6 +68,7 @@ class PaxosReplica final : public Replica {
   void begin(TimeUs now, Effects& out);
   void end();
   void dispatch(const wire::Envelope& env, const wire::Message& msg);
+  bool screen_request(const wire::Request& req, const Bytes& signature);
   void on_request(const wire::Request& req, const Bytes& signature);
   void maybe_propose();
   using PendingKey = PendingRequests<wire::SignedRequest>::Key;

@@ -124,6 +124,7 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
     auto* req = std::get_if<wire::Request>(&msg);
     if (req == nullptr) return reject(Rejection::invalid);
     if (req->client != sender.id || config_.find_client(sender.id) == nullptr) return reject(Rejection::unknown_sender);
+    if (!screen_request(*req, env.authenticator, frame)) return;
   } else if (sender.id >= n_ || sender.id == self_) {
     return reject(Rejection::unknown_sender);
   }
@@ -157,29 +158,57 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
 
 // ------------------------------------------------------------------ requests
 
+// Before the signature check: a request that is too large, stale or over
+// its client's quota is rejected, and a byte-identical copy of a held
+// request is a retransmission; none of these needs a verify. True when the
+// request must be verified and go on to on_request.
+bool PbftReplica::screen_request(const wire::Request& req, const Bytes& signature, ByteView frame) {
+  if (req.op.size() > config_.max_request_bytes) {
+    reject(Rejection::limit);
+    return false;
+  }
+  if (req.read_only) return true;
+  using Screen = PendingRequests<wire::SignedRequest>::Screen;
+  const auto same = [&](const wire::SignedRequest& held) { return held.signature == signature && held.request == req; };
+  switch (pending_.screen(req.client, req.t, clients_.last_t(req.client), same)) {
+    case Screen::verify:
+      return true;
+    case Screen::stale:
+      reject(Rejection::invalid);
+      return false;
+    case Screen::over_limit:
+      reject(Rejection::limit);
+      return false;
+    case Screen::held:
+      forward_retransmission(*pending_.find({req.client, req.t}), frame);
+      return false;
+  }
+  return true;
+}
+
+// A retransmission of a held request: a backup forwards it to the primary
+// again, at most once per retransmission interval.
+void PbftReplica::forward_retransmission(PendingRequests<wire::SignedRequest>::Entry& held, ByteView frame) {
+  if (is_primary() || now_ < held.forwarded_us + retransmit_interval_us_) return;
+  held.forwarded_us = now_;
+  send(Destination::replica(primary(view_)), Bytes(frame.begin(), frame.end()));
+}
+
+// A verified request that passed screen_request().
 void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env, ByteView frame) {
-  if (req.op.size() > config_.max_request_bytes) return reject(Rejection::limit);
   if (req.read_only) {
     // PROTOCOL.md: read-only requests execute without ordering; the client
     // needs 2f+1 matching replies.
     return send_reply(req.client, req.t, true, app_.query(req.op));
   }
-  const RequestNo last = clients_.last_t(req.client);
-  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // t starts at 1; older ones are dropped
-  if (req.t == last) {
+  if (req.t == clients_.last_t(req.client)) {
     // At-most-once: the cached reply again.
     const ClientTable::Entry* e = clients_.find(req.client);
     return send_reply(req.client, req.t, false, e->last_result);
   }
-  if (auto* p = pending_.find({req.client, req.t})) {
-    // A retransmission: a backup forwards it to the primary again, at most
-    // once per retransmission interval.
-    if (!is_primary() && now_ >= p->forwarded_us + retransmit_interval_us_) {
-      p->forwarded_us = now_;
-      send(Destination::replica(primary(view_)), Bytes(frame.begin(), frame.end()));
-    }
-    return;
-  }
+  // A held request with other bytes (its client signed two versions of t):
+  // the held one stands.
+  if (auto* p = pending_.find({req.client, req.t})) return forward_retransmission(*p, frame);
   const auto admitted =
       pending_.add(req.client, req.t, wire::SignedRequest{req, env.authenticator}, req.op.size(), now_);
   if (admitted == PendingRequests<wire::SignedRequest>::Admit::over_limit) return reject(Rejection::limit);

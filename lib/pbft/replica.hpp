@@ -70,6 +70,8 @@ class PbftReplica final : public Replica {
   // ---- input handling (replica.cpp)
   void begin(TimeUs now, Effects& out);
   void dispatch(const wire::Envelope& env, wire::Message& msg, ByteView frame);
+  bool screen_request(const wire::Request& req, const Bytes& signature, ByteView frame);
+  void forward_retransmission(PendingRequests<wire::SignedRequest>::Entry& held, ByteView frame);
   void on_request(const wire::Request& req, const wire::Envelope& env, ByteView frame);
   void on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Bytes& signature);
   void on_prepare(ReplicaId from, const wire::Prepare& p, const Bytes& signature);

@@ -37,6 +37,24 @@ TEST_CASE("pending requests: bounded per client, duplicates recognised, other cl
   CHECK(p.consistent());
 }
 
+TEST_CASE("pending requests: the screen before a signature check") {
+  using Screen = Pending::Screen;
+  Pending p(2);
+  const auto same_as = [](const std::string& copy) { return [copy](const std::string& held) { return held == copy; }; };
+  // Client 1 last executed t = 5.
+  CHECK(p.screen(1, 0, 0, same_as("op")) == Screen::stale);   // t starts at 1
+  CHECK(p.screen(1, 4, 5, same_as("op")) == Screen::stale);   // older than the last executed
+  CHECK(p.screen(1, 5, 5, same_as("op")) == Screen::verify);  // the cached reply is for verified requests only
+  CHECK(p.screen(1, 6, 5, same_as("op")) == Screen::verify);
+  REQUIRE(p.add(1, 6, "op", 2, 10) == Pending::Admit::added);
+  CHECK(p.screen(1, 6, 5, same_as("op")) == Screen::held);        // an identical copy
+  CHECK(p.screen(1, 6, 5, same_as("forged")) == Screen::verify);  // other bytes: checked like any request
+  CHECK(p.screen(1, 7, 5, same_as("op")) == Screen::verify);      // quota 2: one slot left
+  REQUIRE(p.add(1, 7, "op", 2, 10) == Pending::Admit::added);
+  CHECK(p.screen(1, 8, 5, same_as("op")) == Screen::over_limit);
+  CHECK(p.screen(2, 1, 0, same_as("op")) == Screen::verify);  // other clients unaffected
+}
+
 TEST_CASE("pending requests: a client that fills its quota first does not take whole batches") {
   Pending p(16);
   for (RequestNo t = 1; t <= 16; ++t) REQUIRE(p.add(1, t, "flood", 5, 100 + t) == Pending::Admit::added);

@@ -89,6 +89,46 @@ TEST_CASE("requests from unknown clients or with bad signatures are rejected and
   CHECK(c.status(0).last_executed == 0);
 }
 
+TEST_CASE("requests that would be dropped anyway are rejected before their signature is checked") {
+  // A bad signature is counted as such only when the replica verified it:
+  // a stale request or one over its client's quota is rejected for that
+  // reason first, and an identical copy of a held request is forwarded as a
+  // retransmission, so a flooding client costs no signature checks there.
+  Cluster c;
+  c.config.max_pending_per_client = 1;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.start(i);  // with the new config (nothing persisted yet)
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()));
+  c.deliver_all();
+  REQUIRE(c.status(1).last_executed == 1);
+  auto corrupt = [](Bytes frame) {
+    frame.back() ^= 0x01;  // the last byte is in the authenticator
+    return frame;
+  };
+  c.input(1, corrupt(c.request(1, 1, counter::encode_inc())));  // t == last: answered from cache, so verified
+  CHECK(c.rejected(1, Rejection::bad_authenticator) == 1);
+  c.network.push_back({Principal::client(1), 1, 0, corrupt(c.request(1, 0, counter::encode_inc()))});
+  c.deliver_all();
+  CHECK(c.rejected(1, Rejection::invalid) == 1);  // t = 0: stale, not verified
+  CHECK(c.rejected(1, Rejection::bad_authenticator) == 1);
+
+  // Replica 1 holds t = 2 (the primary never hears of it); its copies are
+  // retransmissions and t = 3 is over the quota of 1.
+  const Bytes held = c.request(1, 2, counter::encode_inc());
+  c.input(1, held);
+  c.network.clear();
+  c.now += 1000 * c.config.view_change_timeout_ms / 2;  // past the retransmission interval (T/4), no timer run
+  c.network.clear();
+  c.input(1, held);
+  REQUIRE(c.network.size() == 1);  // forwarded to the primary again
+  CHECK(c.network.front().to == std::optional<ReplicaId>(0));
+  CHECK(c.network.front().frame == held);
+  c.input(1, corrupt(c.request(1, 3, counter::encode_inc())));
+  CHECK(c.rejected(1, Rejection::limit) == 1);
+  CHECK(c.rejected(1, Rejection::bad_authenticator) == 1);
+  c.input(1, corrupt(held));  // same t, other bytes: verified, and rejected for it
+  CHECK(c.rejected(1, Rejection::bad_authenticator) == 2);
+}
+
 TEST_CASE("a backup rejects a pre-prepare whose batch does not match its digest") {
   Cluster c;
   // The primary's signed header names the null batch; the frame carries a real one.
