@@ -241,28 +241,31 @@ std::optional<std::string> validate(const Event& e) {
   }
   // ok: the result fields are checked against the invoked op when pairing
   // (the op may be omitted here); only the shapes are checked now.
-  if (e.op) {
-    switch (*e.op) {
-      case OpKind::put:
-        if (e.value.present || e.success) return "ok put carries no result";
-        break;
-      case OpKind::get:
-        if (!e.value.present) return "ok get needs \"value\" (a string, or null for absent)";
-        if (e.success) return "\"success\" belongs to cas";
-        break;
-      case OpKind::del:
-        if (e.success) return "\"success\" belongs to cas";
-        break;
-      case OpKind::cas:
-        if (!e.success) return "ok cas needs \"success\" (true or false)";
-        if (*e.success && e.value.present) return "a successful cas carries no \"value\"";
-        break;
-    }
-  }
+  if (e.op) return result_shape_problem(*e.op, e);
   return std::nullopt;
 }
 
 }  // namespace
+
+std::optional<std::string> result_shape_problem(OpKind kind, const Event& e) {
+  switch (kind) {
+    case OpKind::put:
+      if (e.value.present || e.success) return "ok put carries no result";
+      break;
+    case OpKind::get:
+      if (!e.value.present) return "ok get needs \"value\" (a string, or null for absent)";
+      if (e.success) return "\"success\" belongs to cas";
+      break;
+    case OpKind::del:
+      if (e.success) return "\"success\" belongs to cas";
+      break;
+    case OpKind::cas:
+      if (!e.success) return "ok cas needs \"success\" (true or false)";
+      if (*e.success && e.value.present) return "a successful cas carries no \"value\"";
+      break;
+  }
+  return std::nullopt;
+}
 
 std::variant<Event, ParseError> parse_event(std::string_view line, std::size_t line_number) {
   if (line.size() > kMaxLineBytes) {

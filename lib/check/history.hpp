@@ -69,6 +69,10 @@ struct ParseError {
 };
 
 // One line (without its newline). Blank lines are the caller's business.
+// Why an ok event's result fields (value, success) cannot be the result of
+// an operation of this kind, or nullopt when they can.
+std::optional<std::string> result_shape_problem(OpKind kind, const Event& e);
+
 std::variant<Event, ParseError> parse_event(std::string_view line, std::size_t line_number);
 
 // Every non-blank line of `in`. Lines longer than kMaxLineBytes and more than

@@ -23,23 +23,8 @@ std::string show(const std::optional<std::string>& v) { return v ? json_quote(*v
 
 // Fills the result of `op` from an ok event; the error names the mismatch.
 std::optional<std::string> take_result(Operation& op, const Event& e) {
-  switch (op.kind) {
-    case OpKind::put:
-      if (e.value.present || e.success) return "ok put carries no result";
-      break;
-    case OpKind::get:
-      if (!e.value.present) return "ok get needs \"value\" (a string, or null for absent)";
-      if (e.success) return "\"success\" belongs to cas";
-      break;
-    case OpKind::del:
-      if (e.success) return "\"success\" belongs to cas";
-      break;
-    case OpKind::cas:
-      if (!e.success) return "ok cas needs \"success\" (true or false)";
-      if (*e.success && e.value.present) return "a successful cas carries no \"value\"";
-      op.success = *e.success;
-      break;
-  }
+  if (auto problem = result_shape_problem(op.kind, e)) return problem;
+  if (op.kind == OpKind::cas) op.success = *e.success;
   op.output_present = e.value.present;
   op.output = e.value.value;
   return std::nullopt;
