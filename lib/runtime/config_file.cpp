@@ -294,14 +294,16 @@ std::string client_public_key_file(ClientId id) { return "keys/client-" + std::t
 
 namespace {
 
-// TOML basic string: quotes, backslashes and control characters escaped.
-std::string quoted(std::string_view text) {
+// TOML basic string: quotes, backslashes and control characters (U+0000 to
+// U+001F and U+007F) escaped. Not named `quoted`: for a std::string argument
+// argument-dependent lookup would pick std::quoted, which escapes neither.
+std::string toml_string(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
       out += buf;
@@ -317,19 +319,19 @@ std::string quoted(std::string_view text) {
 Result<void> write_cluster_config(const std::filesystem::path& path, const ClusterConfig& config) {
   std::ostringstream out;
   out << "# synod cluster configuration (see lib/runtime/config_file.hpp)\n";
-  out << "protocol = " << quoted(to_string(config.protocol)) << "\n";
-  out << "signature_scheme = " << quoted(to_string(config.signature_scheme)) << "\n";
+  out << "protocol = " << toml_string(to_string(config.protocol)) << "\n";
+  out << "signature_scheme = " << toml_string(to_string(config.signature_scheme)) << "\n";
   for (const auto& field : kU32Fields) out << field.key << " = " << config.*field.member << "\n";
   for (const auto& field : kBoolFields) out << field.key << " = " << (config.*field.member ? "true" : "false") << "\n";
   for (const auto& r : config.replicas) {
-    out << "\n[[replica]]\nid = " << r.id << "\nendpoint = " << quoted(r.endpoint)
-        << "\npublic_key_file = " << quoted(replica_public_key_file(r.id)) << "\n";
+    out << "\n[[replica]]\nid = " << r.id << "\nendpoint = " << toml_string(r.endpoint)
+        << "\npublic_key_file = " << toml_string(replica_public_key_file(r.id)) << "\n";
     if (r.id < config.curve_public_keys.size() && !config.curve_public_keys[r.id].empty()) {
-      out << "curve_public_key = " << quoted(config.curve_public_keys[r.id]) << "\n";
+      out << "curve_public_key = " << toml_string(config.curve_public_keys[r.id]) << "\n";
     }
   }
   for (const auto& c : config.clients) {
-    out << "\n[[client]]\nid = " << c.id << "\npublic_key_file = " << quoted(client_public_key_file(c.id)) << "\n";
+    out << "\n[[client]]\nid = " << c.id << "\npublic_key_file = " << toml_string(client_public_key_file(c.id)) << "\n";
   }
   const std::filesystem::path tmp = path.string() + ".tmp";
   {

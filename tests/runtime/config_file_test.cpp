@@ -216,5 +216,22 @@ TEST_CASE("write_cluster_config then load_cluster_config round-trips every field
   CHECK(loaded->clients[0].public_key == original->clients[0].public_key);
 }
 
+TEST_CASE("write_cluster_config escapes what TOML forbids raw in a string") {
+  // synod-fuzz-config found endpoints with control characters written raw
+  // (a std::string picked std::quoted, which escapes only '"' and '\\'),
+  // so the written file did not load again.
+  TempDir dir;
+  auto original = load_cluster_config(write_cluster(dir));
+  REQUIRE(original);
+  std::string endpoint = "tcp://a\\b\"\x08\x1f\x7f\tz:1";
+  endpoint += '\0';
+  original->replicas[1].endpoint = endpoint;
+  const auto out = dir.path() / "copy.toml";
+  REQUIRE(write_cluster_config(out, *original));
+  auto loaded = load_cluster_config(out);
+  REQUIRE_MESSAGE(loaded, loaded.error().message);
+  CHECK(loaded->replicas[1].endpoint == original->replicas[1].endpoint);
+}
+
 }  // namespace
 }  // namespace synod::runtime
