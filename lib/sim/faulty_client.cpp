@@ -62,8 +62,12 @@ void FaultyClient::act(std::vector<OutboundFrame>& out, std::vector<wire::Reques
     const RequestNo t = next_t_++;
     const wire::Request request{self_, t, false, op_for(t)};
     out.push_back({pick_destination(), wire::make_frame(Principal::client(self_), request, [&](ByteView d) {
+                     // Two bits in two bytes: a frame the network corrupts
+                     // (one bit) can never come out validly signed again.
                      Bytes sig = crypto_->sign(d);
-                     sig[prng_.below(sig.size())] ^= 0x01;
+                     const std::size_t i = prng_.below(sig.size());
+                     sig[i] ^= 0x01;
+                     sig[(i + 1 + prng_.below(sig.size() - 1)) % sig.size()] ^= 0x01;
                      return sig;
                    })});
   } else if (choice == 1 /* impersonate */) {
