@@ -43,6 +43,7 @@
 
 #include "runtime/config_file.hpp"
 #include "runtime/free_ports.hpp"
+#include "runtime/processes.hpp"
 #include "synod/async_client.hpp"
 #include "synod/bench/echo.hpp"
 #include "synod/client.hpp"
@@ -54,6 +55,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using synod::runtime::read_text;
+using synod::runtime::self_dir;
+
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted.store(true); }
 
@@ -61,15 +65,6 @@ struct Failure {
   std::string message;
 };
 [[noreturn]] void fail(const std::string& message) { throw Failure{message}; }
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
 
 // CPU seconds (user + system) a process has used so far; nullopt if gone.
 std::optional<double> cpu_seconds(pid_t pid) {

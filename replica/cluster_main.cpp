@@ -34,6 +34,7 @@
 
 #include "runtime/config_file.hpp"
 #include "runtime/free_ports.hpp"
+#include "runtime/processes.hpp"
 #include "runtime/transport.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
@@ -43,6 +44,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
+
+using synod::runtime::read_text;
+using synod::runtime::self_dir;
+using synod::runtime::process_alive;
 
 // Set by SIGINT/SIGTERM during `demo`, so an interrupted demo still stops
 // its replicas and removes its temp dir.
@@ -57,13 +62,6 @@ int die(const std::string& message) {
   return 1;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 fs::path pid_file(const fs::path& dir, synod::ReplicaId id) {
   return dir / "run" / ("replica-" + std::to_string(id) + ".pid");
 }
@@ -74,27 +72,17 @@ fs::path status_file(const fs::path& dir, synod::ReplicaId id) {
   return dir / "data" / ("replica-" + std::to_string(id)) / "status.json";
 }
 
-// A process counts as running unless it is gone or a zombie nobody reaped.
-bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
-}
-
 // The pid in the replica's pid file, if that process runs synod-replica.
 std::optional<pid_t> running_pid(const fs::path& dir, synod::ReplicaId id) {
   const std::string text = read_text(pid_file(dir, id));
   if (text.empty()) return std::nullopt;
   const pid_t pid = static_cast<pid_t>(std::atol(text.c_str()));
-  if (!alive(pid)) return std::nullopt;
+  if (!process_alive(pid)) return std::nullopt;
   // A recycled pid belongs to something else: never signal it.
   const std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
   if (cmdline.find("synod-replica") == std::string::npos) return std::nullopt;
   return pid;
 }
-
-fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
 
 // ------------------------------------------------------------------ init
 
@@ -185,28 +173,18 @@ synod::Result<pid_t> start_replica(const fs::path& dir, synod::ReplicaId id, con
   return pid;
 }
 
-// Reaps `pid` if it is our child (the demo), so alive() sees it gone.
-void reap(pid_t pid) {
-  int status = 0;
-  (void)::waitpid(pid, &status, WNOHANG);
-}
-
 bool stop_replica(const fs::path& dir, synod::ReplicaId id, int first_signal) {
   auto pid = running_pid(dir, id);
   if (!pid) return false;
   ::kill(*pid, first_signal);
   const auto until = std::chrono::steady_clock::now() + kStopTimeout;
   while (std::chrono::steady_clock::now() < until) {
-    reap(*pid);
-    if (!alive(*pid)) break;
+    if (!process_alive(*pid)) break;  // (reaps the demo's own children)
     std::this_thread::sleep_for(20ms);
   }
-  if (alive(*pid)) {
+  if (process_alive(*pid)) {
     ::kill(*pid, SIGKILL);
-    for (int i = 0; i < 100 && alive(*pid); ++i) {
-      reap(*pid);
-      std::this_thread::sleep_for(10ms);
-    }
+    for (int i = 0; i < 100 && process_alive(*pid); ++i) std::this_thread::sleep_for(10ms);
   }
   std::error_code ec;
   fs::remove(pid_file(dir, id), ec);
@@ -241,8 +219,7 @@ int cmd_up(const fs::path& dir, const std::string& app, std::optional<std::uint3
   std::this_thread::sleep_for(300ms);
   int failures = 0;
   for (auto [id, pid] : started) {
-    reap(pid);
-    if (alive(pid)) {
+    if (process_alive(pid)) {
       std::printf("replica %u started (pid %d, %s)\n", id, pid, config->replicas[id].endpoint.c_str());
     } else {
       ++failures;
@@ -458,7 +435,7 @@ int cmd_demo(const std::string& protocol_name, std::uint32_t clients, std::uint3
   if (!g_interrupted) std::printf("== kill -9 replica %u (the %s)\n", victim, *protocol == synod::Protocol::pbft ? "primary" : "leader");
   if (auto pid = running_pid(dir, victim); pid && !g_interrupted) {
     ::kill(*pid, SIGKILL);
-    reap(*pid);
+    (void)process_alive(*pid);  // reaps it (a child of the demo)
   }
   run_phase("failover", phase_s * 2, [&] {
     auto l = current_leader(dir, *config);

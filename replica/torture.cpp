@@ -54,6 +54,7 @@
 #include "check/history.hpp"
 #include "check/linearizability.hpp"
 #include "runtime/config_file.hpp"
+#include "runtime/processes.hpp"
 #include "runtime/routing_ids.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
@@ -69,6 +70,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using synod::runtime::read_text;
+using synod::runtime::self_dir;
+using synod::runtime::process_alive;
+using synod::runtime::rss_kib;
+
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted.store(true); }
 
@@ -80,34 +86,6 @@ constexpr long kRssGrowthLimitMiB = 64;
 void nap(std::chrono::milliseconds d) {
   const auto until = Clock::now() + d;
   while (!g_interrupted && Clock::now() < until) std::this_thread::sleep_for(std::min<Clock::duration>(50ms, until - Clock::now()));
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }
-
-bool alive(pid_t pid) {
-  if (pid <= 0) return false;
-  int status = 0;
-  (void)::waitpid(pid, &status, WNOHANG);  // reaps our own children
-  if (::kill(pid, 0) != 0) return false;
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
-}
-
-long rss_kib(pid_t pid) {
-  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
 }
 
 // Runs a tool to completion (bounded), output appended to `log`.
@@ -174,7 +152,7 @@ class Cluster {
     const std::string text = read_text(pid_file(id));
     return text.empty() ? 0 : static_cast<pid_t>(std::atol(text.c_str()));
   }
-  bool running(synod::ReplicaId id) const { return alive(pid(id)); }
+  bool running(synod::ReplicaId id) const { return process_alive(pid(id)); }
 
   // The command line of `synod-cluster up`, plus --fault MODE when given.
   bool start(synod::ReplicaId id, const std::string& fault = "") {
@@ -219,7 +197,7 @@ class Cluster {
 
   void signal(synod::ReplicaId id, int sig) const {
     const pid_t p = pid(id);
-    if (alive(p)) ::kill(p, sig);
+    if (process_alive(p)) ::kill(p, sig);
   }
 
   void kill9(synod::ReplicaId id) {
@@ -228,7 +206,7 @@ class Cluster {
     ::kill(p, SIGCONT);
     ::kill(p, SIGKILL);
     // Until it is gone (its LMDB lock released): a loaded machine can take seconds.
-    for (int i = 0; i < 1500 && alive(p); ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 1500 && process_alive(p); ++i) std::this_thread::sleep_for(10ms);
   }
 
   void stop_all() {
