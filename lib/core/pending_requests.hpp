@@ -69,6 +69,14 @@ class PendingRequests {
   // The request that arrived first among those still held.
   const Key* oldest() const { return by_arrival_.empty() ? nullptr : &by_arrival_.begin()->second; }
 
+  // The request that arrived first among those held for other clients.
+  const Key* oldest_not_of(ClientId client) const {
+    for (const auto& [arrival, key] : by_arrival_) {
+      if (key.first != client) return &key;
+    }
+    return nullptr;
+  }
+
   bool empty() const { return entries_.empty(); }
   std::size_t size() const { return entries_.size(); }
   std::uint32_t count(ClientId client) const {

@@ -226,12 +226,25 @@ void PbftReplica::arm_request_timer() {
   // request executes; then it restarts for another waiting one. Progress of
   // other clients does not reset it, so a primary censoring one client is
   // still replaced.
+  //
+  // Progress of the timed request's own client does: the primary executes
+  // a client's requests in t order, so while that client's earlier requests
+  // execute the primary is serving it (a client that floods more requests
+  // than its quota leaves each replica holding a different slice of them,
+  // and the primary works through its own slice first; without this rule
+  // such a client forced a view change every T). The timer then moves to
+  // the oldest request of another client, with a fresh T, so a primary that
+  // serves one client slowly while censoring another is still replaced.
   if (!active_ || is_primary() || pending_.empty()) {
     request_deadline_ = kNever;
     return;
   }
-  if (request_deadline_ != kNever && pending_.find(timed_request_) != nullptr) return;
-  timed_request_ = *pending_.oldest();
+  const bool timed_held = request_deadline_ != kNever && pending_.find(timed_request_) != nullptr;
+  const bool timed_client_progressed = timed_held && clients_.last_t(timed_request_.first) != timed_client_last_t_;
+  if (timed_held && !timed_client_progressed) return;
+  const PendingKey* next = timed_client_progressed ? pending_.oldest_not_of(timed_request_.first) : nullptr;
+  timed_request_ = next != nullptr ? *next : *pending_.oldest();
+  timed_client_last_t_ = clients_.last_t(timed_request_.first);
   request_deadline_ = now_ + view_change_timeout_us_;
 }
 

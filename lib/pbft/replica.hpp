@@ -207,6 +207,7 @@ class PbftReplica final : public Replica {
   TimeUs batch_deadline_ = kNever;
   TimeUs request_deadline_ = kNever;   // backup waiting for a request to execute
   std::pair<ClientId, RequestNo> timed_request_{};  // the pending request request_deadline_ is for
+  RequestNo timed_client_last_t_ = 0;  // its client's last executed t when the timer started
   TimeUs new_view_deadline_ = kNever;  // 2f+1 VIEW-CHANGEs seen, waiting for NEW-VIEW
   TimeUs retransmit_deadline_ = kNever;
 

@@ -296,6 +296,42 @@ TEST_CASE("view change: a silent primary is replaced and the request completes i
   for (const auto& [i, r] : replies) CHECK(r.view == 1);
 }
 
+TEST_CASE("request timer: a client whose earlier requests keep executing does not time out the primary") {
+  // Replica 1 holds client 1's t = 5, which the primary never receives (a
+  // client flooding past its quota leaves replicas holding different
+  // requests). The primary keeps executing client 1's earlier requests,
+  // one every 0.6 T, for 2.4 T: that is the primary serving client 1.
+  Cluster c;
+  c.drop = [](const test::InFlight& m) {
+    return m.from == Principal::replica(1) && m.to == std::optional<ReplicaId>(0) && m.type() == wire::MsgType::request;
+  };
+  c.input(1, c.request(1, 5, counter::encode_inc()));
+  for (RequestNo t = 1; t <= 4; ++t) {
+    c.client_sends(1, c.request(1, t, counter::encode_inc()), 0);
+    c.deliver_all();
+    c.advance(600'000);
+  }
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).view == 0);
+    CHECK(c.status(i).last_executed == 4);
+  }
+
+  // Client 2's request, held by the backups and censored by the primary
+  // (its forwards are lost): with client 1 progressing, the timers move to
+  // it and the primary is replaced.
+  c.drop = [](const test::InFlight& m) { return m.to == std::optional<ReplicaId>(0) && m.type() == wire::MsgType::request; };
+  for (ReplicaId i = 1; i < c.n(); ++i) {
+    c.input(i, c.request(1, 9, counter::encode_inc()));  // client 1's again first: the timers start on it
+    c.input(i, c.request(2, 1, counter::encode_inc()));
+  }
+  for (RequestNo t = 5; t <= 8; ++t) {
+    c.client_sends(1, c.request(1, t, counter::encode_inc()), 0);
+    c.deliver_all();
+    c.advance(600'000);
+  }
+  CHECK(c.status(1).view >= 1);
+}
+
 TEST_CASE("view change: what prepared in the old view keeps its sequence number") {
   Cluster c;
   // Commits never arrive: the request prepares everywhere, commits nowhere.
