@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "synod/assert.hpp"
+#include "synod/replica.hpp"
 #include "synod/types.hpp"
 
 namespace synod {
@@ -216,5 +217,34 @@ class PendingRequests {
   std::uint64_t next_arrival_ = 0;
   ClientId cursor_ = 0;  // next_batch's first client
 };
+
+// Both cores' screen of a client's request (fields client, t, read_only,
+// op) before its signature check: too large, stale or over the client's
+// quota is rejected (`why` says how to count it); a copy identical to a
+// held request (SignedRequest: request and signature) is `held`; anything
+// else must be verified. Read-only requests are never held, so only their
+// size is screened.
+struct RequestScreen {
+  enum class Verdict { verify, held, rejected };
+  Verdict verdict = Verdict::verify;
+  Rejection why{};
+};
+
+template <class SignedRequest, class Request>
+RequestScreen screen_client_request(const PendingRequests<SignedRequest>& pending, RequestNo last_t,
+                                    std::size_t max_request_bytes, const Request& req, const Bytes& signature) {
+  using Verdict = RequestScreen::Verdict;
+  using Screen = typename PendingRequests<SignedRequest>::Screen;
+  if (req.op.size() > max_request_bytes) return {Verdict::rejected, Rejection::limit};
+  if (req.read_only) return {};
+  const auto same = [&](const SignedRequest& held) { return held.signature == signature && held.request == req; };
+  switch (pending.screen(req.client, req.t, last_t, same)) {
+    case Screen::verify: return {};
+    case Screen::held: return {Verdict::held, {}};
+    case Screen::stale: return {Verdict::rejected, Rejection::invalid};
+    case Screen::over_limit: return {Verdict::rejected, Rejection::limit};
+  }
+  return {};
+}
 
 }  // namespace synod

@@ -149,26 +149,10 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
 // is dealt with here, without a verify. True when the request must be
 // verified and go on to on_request.
 bool PaxosReplica::screen_request(const wire::Request& req, const Bytes& signature) {
-  if (req.op.size() > config_.max_request_bytes) {
-    reject(Rejection::limit);
-    return false;
-  }
-  if (req.read_only) return true;
-  using Screen = PendingRequests<wire::SignedRequest>::Screen;
-  const auto same = [&](const wire::SignedRequest& held) { return held.signature == signature && held.request == req; };
-  switch (pending_.screen(req.client, req.t, clients_.last_t(req.client), same)) {
-    case Screen::verify:
-      return true;
-    case Screen::stale:
-      reject(Rejection::invalid);
-      return false;
-    case Screen::over_limit:
-      reject(Rejection::limit);
-      return false;
-    case Screen::held:
-      return false;
-  }
-  return true;
+  const RequestScreen screen =
+      screen_client_request(pending_, clients_.last_t(req.client), config_.max_request_bytes, req, signature);
+  if (screen.verdict == RequestScreen::Verdict::rejected) reject(screen.why);
+  return screen.verdict == RequestScreen::Verdict::verify;
 }
 
 // A verified request that passed screen_request().

@@ -163,27 +163,11 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
 // request is a retransmission; none of these needs a verify. True when the
 // request must be verified and go on to on_request.
 bool PbftReplica::screen_request(const wire::Request& req, const Bytes& signature, ByteView frame) {
-  if (req.op.size() > config_.max_request_bytes) {
-    reject(Rejection::limit);
-    return false;
-  }
-  if (req.read_only) return true;
-  using Screen = PendingRequests<wire::SignedRequest>::Screen;
-  const auto same = [&](const wire::SignedRequest& held) { return held.signature == signature && held.request == req; };
-  switch (pending_.screen(req.client, req.t, clients_.last_t(req.client), same)) {
-    case Screen::verify:
-      return true;
-    case Screen::stale:
-      reject(Rejection::invalid);
-      return false;
-    case Screen::over_limit:
-      reject(Rejection::limit);
-      return false;
-    case Screen::held:
-      forward_retransmission(*pending_.find({req.client, req.t}), frame);
-      return false;
-  }
-  return true;
+  const RequestScreen screen =
+      screen_client_request(pending_, clients_.last_t(req.client), config_.max_request_bytes, req, signature);
+  if (screen.verdict == RequestScreen::Verdict::rejected) reject(screen.why);
+  if (screen.verdict == RequestScreen::Verdict::held) forward_retransmission(*pending_.find({req.client, req.t}), frame);
+  return screen.verdict == RequestScreen::Verdict::verify;
 }
 
 // A retransmission of a held request: a backup forwards it to the primary
