@@ -11,24 +11,13 @@
 #include <zmq.hpp>
 
 #include "client/session.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "runtime/routing_ids.hpp"
 #include "runtime/transport.hpp"
 
 namespace synod {
 namespace {
-
-TimeUs monotonic_us() {
-  return static_cast<TimeUs>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
-RequestNo wall_clock_t() {
-  return static_cast<RequestNo>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 struct Pending {
   Bytes op;
@@ -80,7 +69,7 @@ struct AsyncClient::Impl {
     Pending p;
     p.op = std::move(op);
     p.read_only = read_only;
-    p.give_up = monotonic_us() + static_cast<TimeUs>(options.timeout.count()) * 1000;
+    p.give_up = runtime::monotonic_now_us() + static_cast<TimeUs>(options.timeout.count()) * 1000;
     auto future = p.promise.get_future();
     std::lock_guard lock(mutex);
     if (closed) {
@@ -173,7 +162,7 @@ struct AsyncClient::Impl {
     }
     client::SessionEffects out;
     while (!stop.load()) {
-      TimeUs now = monotonic_us();
+      TimeUs now = runtime::monotonic_now_us();
       TimeUs wake_at = now + TimeUs{kMaxPollMs} * 1000;
       for (const Lane& lane : lanes) {
         wake_at = std::min(wake_at, lane.session->next_deadline());
@@ -196,13 +185,13 @@ struct AsyncClient::Impl {
           for (int i = 0; i < 1024; ++i) {  // bounded per wake-up
             zmq::message_t frame;
             if (!socket.recv(frame, zmq::recv_flags::dontwait)) break;
-            lane.session->receive(monotonic_us(),
+            lane.session->receive(runtime::monotonic_now_us(),
                                   ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
             on_effects(lane, out);
           }
         }
       }
-      now = monotonic_us();
+      now = runtime::monotonic_now_us();
       for (Lane& lane : lanes) {
         if (!lane.current) continue;
         if (now >= lane.current->give_up) {
@@ -253,7 +242,7 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
                                                           AsyncClientOptions options) {
   if (identities.empty()) return fail(ErrorCode::invalid_argument, "an AsyncClient needs at least one client id");
   auto impl = std::make_unique<Impl>(config, options);
-  const RequestNo first_t = wall_clock_t();
+  const RequestNo first_t = runtime::wall_clock_us();
   for (ClientIdentity& identity : identities) {
     if (impl->config.find_client(identity.id) == nullptr) {
       return fail(ErrorCode::invalid_argument, "client " + std::to_string(identity.id) + " is not in the cluster config");

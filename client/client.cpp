@@ -8,28 +8,13 @@
 #include <zmq.hpp>
 
 #include "client/session.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "runtime/routing_ids.hpp"
 #include "runtime/transport.hpp"
 #include "wire/codec.hpp"
 
 namespace synod {
-namespace {
-
-TimeUs monotonic_us() {
-  return static_cast<TimeUs>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
-RequestNo wall_clock_t() {
-  return static_cast<RequestNo>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-}  // namespace
-
 struct Client::Impl {
   const ClusterConfig config;  // a copy: the Session keeps a pointer to it
   ClientId self;
@@ -67,7 +52,7 @@ struct Client::Impl {
           if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
         }
         out.clear();
-        session->receive(monotonic_us(), ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
+        session->receive(runtime::monotonic_now_us(), ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
         send(out.send);
         if (out.completed) {
           done = std::move(out.completed);
@@ -82,16 +67,16 @@ struct Client::Impl {
     std::vector<ReplicaReport> reports(config.n());
     for (ReplicaId r = 0; r < reports.size(); ++r) reports[r].id = r;
     // A fresh nonce per call, so a late answer to an earlier call never counts.
-    const std::uint64_t nonce = (std::uint64_t{std::random_device{}()} << 32) ^ static_cast<std::uint64_t>(monotonic_us());
+    const std::uint64_t nonce = (std::uint64_t{std::random_device{}()} << 32) ^ static_cast<std::uint64_t>(runtime::monotonic_now_us());
     const Bytes frame = wire::make_frame(Principal::client(self), wire::StatusRequest{nonce},
                                          [this](ByteView data) { return crypto->sign(data); });
     for (auto& socket : sockets) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
     std::vector<zmq::pollitem_t> items;
     for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
-    const TimeUs give_up = monotonic_us() + static_cast<TimeUs>(timeout.count()) * 1000;
+    const TimeUs give_up = runtime::monotonic_now_us() + static_cast<TimeUs>(timeout.count()) * 1000;
     std::size_t answered = 0;
     while (answered < reports.size()) {
-      const TimeUs now = monotonic_us();
+      const TimeUs now = runtime::monotonic_now_us();
       if (now >= give_up) break;
       try {
         zmq::poll(items, std::chrono::milliseconds((give_up - now + 999) / 1000));
@@ -145,7 +130,7 @@ struct Client::Impl {
 
   Result<Bytes> invoke(ByteView op, bool read_only) {
     client::SessionEffects out;
-    const TimeUs start = monotonic_us();
+    const TimeUs start = runtime::monotonic_now_us();
     if (auto r = session->submit(start, op, read_only, out); !r) return std::unexpected(r.error());
     send(out.send);
     const TimeUs give_up = start + static_cast<TimeUs>(options.timeout.count()) * 1000;
@@ -153,7 +138,7 @@ struct Client::Impl {
     for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
     std::optional<client::Completion> done;
     while (true) {
-      const TimeUs now = monotonic_us();
+      const TimeUs now = runtime::monotonic_now_us();
       if (now >= give_up) break;
       const TimeUs wake = std::min(give_up, session->next_deadline());
       const auto wait = std::chrono::milliseconds(wake > now ? (wake - now + 999) / 1000 : 0);
@@ -163,9 +148,9 @@ struct Client::Impl {
         if (e.num() != EINTR) return fail(ErrorCode::io, std::string("poll: ") + e.what());
       }
       if (drain(done)) break;
-      if (monotonic_us() >= session->next_deadline()) {
+      if (runtime::monotonic_now_us() >= session->next_deadline()) {
         out.clear();
-        session->tick(monotonic_us(), out);
+        session->tick(runtime::monotonic_now_us(), out);
         send(out.send);
         if (out.completed) {
           done = std::move(out.completed);
@@ -204,7 +189,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClusterConfig& config, Cli
   if (!crypto) return std::unexpected(crypto.error());
   impl->crypto = std::move(*crypto);
   impl->session = std::make_unique<client::Session>(impl->config, id, *impl->crypto,
-                                                    options.first_t.value_or(wall_clock_t()));
+                                                    options.first_t.value_or(runtime::wall_clock_us()));
   for (const ReplicaInfo& r : impl->config.replicas) {
     auto& socket = impl->sockets.emplace_back(impl->context, zmq::socket_type::dealer);
     auto connected =

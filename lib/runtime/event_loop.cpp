@@ -20,12 +20,6 @@
 
 namespace synod::runtime {
 
-TimeUs monotonic_now_us() {
-  return static_cast<TimeUs>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
 namespace {
 
 void configure(zmq::socket_t& socket, const ClusterConfig& config, const EventLoopOptions& options) {

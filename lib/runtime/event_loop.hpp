@@ -39,6 +39,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/clock.hpp"
 #include "runtime/lmdb_storage.hpp"
 #include "synod/config.hpp"
 #include "synod/replica.hpp"
@@ -78,9 +79,6 @@ struct EventLoopStats {
   std::uint64_t status_requests = 0;  // STATUS-REQUESTs answered by the loop, never fed to the core
   std::uint64_t status_rejected = 0;  // of those: unknown client, bad signature, malformed
 };
-
-// Monotonic microseconds (std::chrono::steady_clock), the time every core input gets.
-TimeUs monotonic_now_us();
 
 class EventLoop {
  public:

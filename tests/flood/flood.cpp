@@ -34,6 +34,7 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
+#include "runtime/clock.hpp"
 #include "runtime/config_file.hpp"
 #include "runtime/processes.hpp"
 #include "runtime/routing_ids.hpp"
@@ -185,9 +186,7 @@ int main(int argc, char** argv) {
         auto crypto_key = std::make_shared<synod::crypto::PrivateKey>(std::move(*flood_key));
         threads.emplace_back([&, crypto_key, sockets = std::move(sockets)]() mutable {
           std::mt19937_64 rng(3000);
-          synod::RequestNo t = static_cast<synod::RequestNo>(
-              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-                  .count());
+          synod::RequestNo t = synod::runtime::wall_clock_us();
           std::vector<synod::Bytes> old;
           for (Pacer pacer(rate); !stop.load(std::memory_order_relaxed); pacer.wait()) {
             synod::Bytes frame;
