@@ -3,10 +3,6 @@
 // under a real EventLoop answering synod::Client. No timing assertions.
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -18,6 +14,7 @@
 #include <httplib.h>
 
 #include "runtime/event_loop.hpp"
+#include "runtime/free_ports.hpp"
 #include "runtime/lmdb_storage.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/metrics_server.hpp"
@@ -43,19 +40,6 @@ std::optional<double> value_of(const std::string& text, const std::string& serie
     ++at;
   }
   return std::nullopt;
-}
-
-std::uint16_t free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(s >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(s);
-  return ntohs(addr.sin_port);
 }
 
 std::string scrape(std::uint16_t port) {
@@ -192,10 +176,12 @@ TEST_CASE("unreplicated server: synod::Client gets echo replies through the Even
   config.protocol = Protocol::paxos;
   config.f = 1;
   std::vector<crypto::PrivateKey> keys;
+  const auto ports = runtime::free_loopback_ports(3);
+  REQUIRE(ports);
   for (ReplicaId i = 0; i < 3; ++i) {
     auto key = crypto::PrivateKey::generate();
     REQUIRE(key);
-    config.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string(free_port()), *key->public_key()->to_pem()});
+    config.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string((*ports)[i]), *key->public_key()->to_pem()});
     keys.push_back(std::move(*key));
   }
   auto client_key = crypto::PrivateKey::generate();

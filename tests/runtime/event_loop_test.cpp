@@ -2,14 +2,11 @@
 // EventLoops over ZeroMQ on loopback, LMDB in temp dirs, OpenSSL keys, and
 // synod::Client. No timing assertions: every wait is for an outcome, bounded
 // by the client's timeout.
+#include "runtime/free_ports.hpp"
 #include "runtime/event_loop.hpp"
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,19 +33,6 @@ namespace {
 
 namespace kv = examples::kv;
 using test::TempDir;
-
-std::uint16_t free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(s >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
 
 crypto::PrivateKey clone(const crypto::PrivateKey& key) {
   auto copy = key.clone();
@@ -79,12 +63,14 @@ class LocalCluster {
       config_.window = 2 * checkpoint_interval;
     }
     const std::uint32_t n = config_.required_replicas();
+    const auto ports = free_loopback_ports(n);
+    REQUIRE(ports);
     for (std::uint32_t i = 0; i < n; ++i) {
       auto key = crypto::PrivateKey::generate();
       REQUIRE(key);
       auto pem = key->public_key()->to_pem();
       REQUIRE(pem);
-      config_.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string(free_port()), *pem});
+      config_.replicas.push_back({i, "tcp://127.0.0.1:" + std::to_string((*ports)[i]), *pem});
       replica_keys_.push_back(std::move(*key));
     }
     for (ClientId c = 0; c < clients; ++c) {
