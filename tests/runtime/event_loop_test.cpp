@@ -2,7 +2,6 @@
 // EventLoops over ZeroMQ on loopback, LMDB in temp dirs, OpenSSL keys, and
 // synod::Client. No timing assertions: every wait is for an outcome, bounded
 // by the client's timeout.
-#include "runtime/free_ports.hpp"
 #include "runtime/event_loop.hpp"
 
 #include <doctest/doctest.h>
@@ -19,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "runtime/core_factory.hpp"
+#include "runtime/free_ports.hpp"
 #include "runtime/lmdb_storage.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/async_client.hpp"
