@@ -70,10 +70,20 @@ class PendingRequests {
   // The request that arrived first among those still held.
   const Key* oldest() const { return by_arrival_.empty() ? nullptr : &by_arrival_.begin()->second; }
 
-  // The request that arrived first among those held for other clients.
-  const Key* oldest_not_of(ClientId client) const {
-    for (const auto& [arrival, key] : by_arrival_) {
-      if (key.first != client) return &key;
+  // The first request of another client that arrived after the held
+  // request `key`, or, if none did, the first of another client from the
+  // oldest on; nullptr when only key's client has requests held. Repeated
+  // calls walk forward through the arrival order, so they reach every
+  // client's requests before coming back to any.
+  const Key* next_of_another_client(const Key& key) const {
+    const auto held = entries_.find(key);
+    SYNOD_ASSERT(held != entries_.end(), "next_of_another_client starts from a held request");
+    const std::uint64_t from = held->second.arrival;
+    for (auto it = by_arrival_.upper_bound(from); it != by_arrival_.end(); ++it) {
+      if (it->second.first != key.first) return &it->second;
+    }
+    for (auto it = by_arrival_.begin(); it != by_arrival_.end() && it->first < from; ++it) {
+      if (it->second.first != key.first) return &it->second;
     }
     return nullptr;
   }

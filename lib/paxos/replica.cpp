@@ -166,7 +166,7 @@ void PaxosReplica::on_request(const wire::Request& req, const Bytes& signature) 
   // Writes, and reads without a lease, go through the log. At-most-once by
   // (client, t), exactly as in PBFT mode.
   const RequestNo last = clients_.last_t(req.client);
-  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // a read without a lease, unscreened
+  if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // reads skip the screen's t checks
   if (req.t == last) return send_reply(req.client, req.t, false, clients_.find(req.client)->last_result);
   // A retransmission of a request in flight is dropped (duplicate).
   const auto admitted = pending_.add(req.client, req.t, wire::SignedRequest{req, signature}, req.op.size(), now_);

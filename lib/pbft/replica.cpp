@@ -217,8 +217,11 @@ void PbftReplica::arm_request_timer() {
   // than its quota leaves each replica holding a different slice of them,
   // and the primary works through its own slice first; without this rule
   // such a client forced a view change every T). The timer then moves to
-  // the oldest request of another client, with a fresh T, so a primary that
-  // serves one client slowly while censoring another is still replaced.
+  // the next request of another client in arrival order, with a fresh T:
+  // moving forward through the held requests, it reaches every client's
+  // before it comes back to any, so a primary that serves some clients
+  // slowly (even colluding ones taking turns) while censoring another is
+  // still replaced.
   if (!active_ || is_primary() || pending_.empty()) {
     request_deadline_ = kNever;
     return;
@@ -226,7 +229,7 @@ void PbftReplica::arm_request_timer() {
   const bool timed_held = request_deadline_ != kNever && pending_.find(timed_request_) != nullptr;
   const bool timed_client_progressed = timed_held && clients_.last_t(timed_request_.first) != timed_client_last_t_;
   if (timed_held && !timed_client_progressed) return;
-  const PendingKey* next = timed_client_progressed ? pending_.oldest_not_of(timed_request_.first) : nullptr;
+  const PendingKey* next = timed_client_progressed ? pending_.next_of_another_client(timed_request_) : nullptr;
   timed_request_ = next != nullptr ? *next : *pending_.oldest();
   timed_client_last_t_ = clients_.last_t(timed_request_.first);
   request_deadline_ = now_ + view_change_timeout_us_;

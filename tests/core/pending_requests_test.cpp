@@ -55,6 +55,32 @@ TEST_CASE("pending requests: the screen before a signature check") {
   CHECK(p.screen(2, 1, 0, same_as("op")) == Screen::verify);  // other clients unaffected
 }
 
+TEST_CASE("pending requests: next_of_another_client walks forward through the arrival order") {
+  Pending p(8);
+  // Arrival order: (1,1) (2,1) (1,2) (3,1) (2,2)
+  REQUIRE(p.add(1, 1, "a", 1, 0) == Pending::Admit::added);
+  REQUIRE(p.add(2, 1, "b", 1, 0) == Pending::Admit::added);
+  REQUIRE(p.add(1, 2, "c", 1, 0) == Pending::Admit::added);
+  REQUIRE(p.add(3, 1, "d", 1, 0) == Pending::Admit::added);
+  REQUIRE(p.add(2, 2, "e", 1, 0) == Pending::Admit::added);
+  CHECK(*p.next_of_another_client({1, 1}) == Key{2, 1});
+  CHECK(*p.next_of_another_client({2, 1}) == Key{1, 2});
+  CHECK(*p.next_of_another_client({1, 2}) == Key{3, 1});
+  CHECK(*p.next_of_another_client({3, 1}) == Key{2, 2});
+  CHECK(*p.next_of_another_client({2, 2}) == Key{1, 1});  // wraps to the oldest
+  // Two clients taking turns cannot skip a third: from (1,1), alternating
+  // between clients 1 and 2 still arrives at client 3 within a pass.
+  Key at{1, 1};
+  bool reached_3 = false;
+  for (int step = 0; step < 5 && !reached_3; ++step) {
+    at = *p.next_of_another_client(at);
+    reached_3 = at.first == 3;
+  }
+  CHECK(reached_3);
+  p.drop_if([](const Key& k, const auto&) { return k.first != 1; });
+  CHECK(p.next_of_another_client({1, 1}) == nullptr);
+}
+
 TEST_CASE("pending requests: a client that fills its quota first does not take whole batches") {
   Pending p(16);
   for (RequestNo t = 1; t <= 16; ++t) REQUIRE(p.add(1, t, "flood", 5, 100 + t) == Pending::Admit::added);
