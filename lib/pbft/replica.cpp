@@ -127,6 +127,10 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
     if (!screen_request(*req, env.authenticator, frame)) return;
   } else if (sender.id >= n_ || sender.id == self_) {
     return reject(Rejection::unknown_sender);
+  } else if (std::holds_alternative<wire::Request>(msg)) {
+    // Backups forward the client's own frame; a request signed by a
+    // replica is never one a client made.
+    return reject(Rejection::invalid);
   }
   // The authenticator covers the signed part: the whole payload, except for
   // PRE-PREPARE where it covers the header (the digest binds the batch).

@@ -129,6 +129,18 @@ TEST_CASE("requests that would be dropped anyway are rejected before their signa
   CHECK(c.rejected(1, Rejection::bad_authenticator) == 2);
 }
 
+TEST_CASE("a request signed by a replica is rejected, whatever its request number") {
+  // Backups forward a client's own frame; synod-fuzz-pbft sent a REQUEST
+  // under replica 2's signature with t = 0, which reached the cached-reply
+  // path for a client with no entry.
+  Cluster c;
+  for (RequestNo t : {RequestNo{0}, RequestNo{1}}) {
+    c.input(1, c.frame_as(2, wire::Request{1, t, false, counter::encode_inc()}));
+  }
+  CHECK(c.rejected(1, Rejection::invalid) == 2);
+  CHECK(c.network.empty());  // nothing forwarded
+}
+
 TEST_CASE("a backup rejects a pre-prepare whose batch does not match its digest") {
   Cluster c;
   // The primary's signed header names the null batch; the frame carries a real one.
