@@ -8,6 +8,7 @@
 #include "synod/crypto/constant_time.hpp"
 #include "synod/crypto/error.hpp"
 #include "synod/crypto/hmac.hpp"
+#include "synod/crypto/key_agreement.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/crypto/public_key.hpp"
 #include "synod/crypto/scheme.hpp"
