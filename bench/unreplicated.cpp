@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::bench {
@@ -41,8 +42,7 @@ void UnreplicatedCore::receive(TimeUs, ByteView frame, Effects& out) {
 
 void UnreplicatedCore::reply(ClientId client, RequestNo t, bool read_only, const Bytes& result, Effects& out) {
   const wire::Reply message{0, client, t, wire::ReplyStatus::ok, self_, read_only, result};
-  out.send.push_back({Destination::client(client), wire::make_frame(Principal::replica(self_), message,
-                                                                    [this](ByteView data) { return crypto_.sign(data); })});
+  out.send.push_back({Destination::client(client), wire::reply_frame(config_, crypto_, self_, message)});
 }
 
 void UnreplicatedCore::tick(TimeUs, Effects&) {}

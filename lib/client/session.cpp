@@ -1,4 +1,5 @@
 #include "client/session.hpp"
+#include "wire/authenticate.hpp"
 
 #include <algorithm>
 #include <string>
@@ -198,10 +199,9 @@ void Session::receive(TimeUs now, ByteView frame, SessionEffects& out) {
     ++stats_.replies_unrelated;
     return;
   }
-  // Verify last among the cheap checks: a reply's signature covers its whole
-  // payload (wire::signed_part<Reply> is the full encoding).
-  const Bytes input = wire::signing_input(wire::MsgType::reply, sender, envelope->payload);
-  if (!crypto_->verify(sender, input, envelope->authenticator)) {
+  // Verify last among the cheap checks: a reply's signature or MAC covers
+  // its whole payload (wire::signed_part<Reply> is the full encoding).
+  if (!wire::reply_authentic(*config_, *crypto_, *envelope)) {
     ++stats_.replies_bad_auth;
     return;
   }

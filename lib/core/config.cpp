@@ -13,6 +13,8 @@ const char* to_string(SignatureScheme s) {
   return s == SignatureScheme::ed25519 ? "ed25519" : "ecdsa-p256";
 }
 
+const char* to_string(Authentication a) { return a == Authentication::signatures ? "signatures" : "macs"; }
+
 Result<Protocol> parse_protocol(std::string_view text) {
   if (text == "pbft") return Protocol::pbft;
   if (text == "paxos") return Protocol::paxos;
@@ -25,6 +27,13 @@ Result<SignatureScheme> parse_signature_scheme(std::string_view text) {
   if (text == "ecdsa-p256") return SignatureScheme::ecdsa_p256;
   return fail(ErrorCode::invalid_config, "signature_scheme must be \"ed25519\" or \"ecdsa-p256\", not \"" +
                                              std::string(text) + "\"");
+}
+
+Result<Authentication> parse_authentication(std::string_view text) {
+  if (text == "signatures") return Authentication::signatures;
+  if (text == "macs") return Authentication::macs;
+  return fail(ErrorCode::invalid_config,
+              "authentication must be \"signatures\" or \"macs\", not \"" + std::string(text) + "\"");
 }
 
 const char* to_string(Rejection r) {

@@ -21,6 +21,7 @@
 #include "core/quorum.hpp"
 #include "paxos/paxos.hpp"
 #include "paxos/prng.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 #include "wire/messages.hpp"
 
@@ -155,6 +156,8 @@ class PaxosReplica final : public Replica {
   Bytes frame_of(const M& m) const {
     return wire::make_frame(me(), m, [&](ByteView input) { return crypto_.sign(input); });
   }
+  // Replies are MAC-authenticated in MAC mode (wire/authenticate.hpp).
+  Bytes frame_of(const wire::Reply& r) const { return wire::reply_frame(config_, crypto_, self_, r); }
   template <class M>
   void send(Destination to, const M& m) {
     out_->send.push_back({to, frame_of(m)});

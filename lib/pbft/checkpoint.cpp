@@ -2,6 +2,7 @@
 // catch-up of committed batches. PROTOCOL.md, "Checkpoints" and
 // "State transfer".
 #include <algorithm>
+#include <set>
 
 #include "pbft/replica.hpp"
 #include "synod/assert.hpp"
@@ -187,7 +188,7 @@ void PbftReplica::on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb)
     if (it == log_.end() || !it->second.committed) break;
     const Entry& e = it->second;
     const Batch* batch = find_batch(e, e.committed->digest);
-    if (batch == nullptr || e.committed->commits.size() < 2 * f_ + 1) break;
+    if (batch == nullptr || !provable_commit(it->second)) break;
     std::size_t size = 0;
     for (const auto& r : *batch) size += r.request.op.size() + r.signature.size() + 64;
     if (!reply.batches.empty() && bytes + size > budget) break;
@@ -195,6 +196,33 @@ void PbftReplica::on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb)
     reply.batches.push_back(wire::CommittedBatch{e.committed->view, s, *batch, e.committed->commits});
   }
   if (!reply.batches.empty()) send(Destination::replica(from), frame_of(sign(reply)));
+}
+
+// True when e's commit proof holds 2f+1 valid signatures. In MAC mode the
+// commits counted toward committed-local were authenticated by MAC only, so
+// a Byzantine replica may have sent a good MAC with a bad signature: the
+// signatures are checked here, once, and a bad one is replaced by another
+// matching commit of the same view if this replica holds one.
+bool PbftReplica::provable_commit(Entry& e) {
+  Entry::Committed& c = *e.committed;
+  if (c.signatures_checked) return c.commits.size() >= 2 * f_ + 1;
+  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+  std::vector<Signed<wire::Commit>> candidates = c.commits;
+  if (e.view == c.view) {
+    for (auto& extra : e.commits.matching(c.digest, n_)) candidates.push_back(std::move(extra));
+  }
+  std::vector<Signed<wire::Commit>> good;
+  std::set<ReplicaId> tried;
+  for (auto& commit : candidates) {
+    if (good.size() == 2 * f_ + 1) break;
+    if (!tried.insert(commit.signer).second) continue;
+    if (verify.signature_ok(commit)) good.push_back(std::move(commit));
+    else reject(Rejection::bad_authenticator);
+  }
+  if (good.size() < 2 * f_ + 1) return false;
+  c.commits = std::move(good);
+  c.signatures_checked = true;
+  return true;
 }
 
 void PbftReplica::on_committed_batches(ReplicaId from, const wire::CommittedBatches& cbs) {
@@ -213,7 +241,7 @@ void PbftReplica::on_committed_batches(ReplicaId from, const wire::CommittedBatc
     if (e.committed) {
       SYNOD_ASSERT(e.committed->digest == d, "two digests committed at one seq");
     } else {
-      e.committed = Entry::Committed{cb.view, d, cb.commits};
+      e.committed = Entry::Committed{cb.view, d, cb.commits, true};
     }
     e.batches.try_emplace(d, cb.batch);
   }

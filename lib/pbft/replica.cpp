@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "synod/assert.hpp"
+#include "wire/authenticate.hpp"
 
 namespace synod::pbft {
 
@@ -70,6 +71,17 @@ void PbftReplica::prune_batches(Entry& e) {
                         (e.committed && e.committed->digest == d);
     it = needed ? std::next(it) : e.batches.erase(it);
   }
+}
+
+Bytes PbftReplica::frame_of(const Signed<wire::Commit>& s) const {
+  if (!macs()) return frame_of<wire::Commit>(s);
+  wire::Envelope env;
+  env.type = wire::MsgType::commit;
+  env.sender = Principal::replica(s.signer);
+  env.payload = wire::encode(s.message);
+  env.authenticator = wire::signature_and_macs(crypto_, n_, wire::signing_input(env.type, env.sender, env.payload),
+                                               s.signature);
+  return wire::encode_envelope(env);
 }
 
 Bytes PbftReplica::frame_of_pre_prepare(const Signed<wire::PrePrepareHeader>& h, const Batch& batch) const {
@@ -138,6 +150,13 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
   const Bytes input = whole_payload
                           ? wire::signing_input(env.type, sender, env.payload)
                           : wire::signing_input(env.type, sender, wire::encode(std::get<wire::PrePrepare>(msg).header));
+  if (macs() && env.type == wire::MsgType::commit) {
+    // MAC mode: our MAC authenticates the sender; the signature is kept for
+    // commit proofs and checked when one is served.
+    auto signature = wire::check_own_mac(crypto_, n_, self_, sender, input, env.authenticator);
+    if (!signature) return reject(Rejection::bad_authenticator);
+    return on_commit(sender.id, std::get<wire::Commit>(msg), *signature);
+  }
   if (!crypto_.verify(sender, input, env.authenticator)) return reject(Rejection::bad_authenticator);
 
   const ReplicaId from = sender.id;
@@ -396,7 +415,7 @@ void PbftReplica::check_committed(Seq seq) {
   const Digest d = e.pre_prepare->message.digest;
   // committed-local(v, s, d): prepared plus 2f+1 matching commits.
   if (e.commits.count(d) < commit_quorum()) return;
-  e.committed = Entry::Committed{view_, d, e.commits.matching(d, 2 * f_ + 1)};
+  e.committed = Entry::Committed{view_, d, e.commits.matching(d, 2 * f_ + 1), !macs()};
   execute_ready();
 }
 
@@ -451,8 +470,7 @@ void PbftReplica::execute(Seq seq, Entry& e, const Batch& batch) {
 
 void PbftReplica::send_reply(ClientId client, RequestNo t, bool read_only, const Bytes& result) {
   const wire::Reply reply{view_, client, t, wire::ReplyStatus::ok, primary(view_), read_only, result};
-  send(Destination::client(client),
-       wire::make_frame(me(), reply, [&](ByteView input) { return crypto_.sign(input); }));
+  send(Destination::client(client), wire::reply_frame(config_, crypto_, self_, reply));
 }
 
 void PbftReplica::drop_executed_requests() {

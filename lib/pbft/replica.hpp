@@ -46,6 +46,9 @@ struct Entry {
     View view = 0;
     Digest digest{};
     std::vector<Signed<wire::Commit>> commits;
+    // MAC mode: the commits were accepted on their MACs, so their signatures
+    // are checked only when the proof is first served (provable_commit).
+    bool signatures_checked = false;
   };
   std::optional<Committed> committed;
   bool executed = false;
@@ -142,6 +145,11 @@ class PbftReplica final : public Replica {
   Signed<M> sign(const M& m) const;
   template <class M>
   Bytes frame_of(const Signed<M>& s) const;
+  // A COMMIT: in MAC mode its signature travels with one MAC per replica
+  // (wire/authenticate.hpp).
+  Bytes frame_of(const Signed<wire::Commit>& s) const;
+  bool macs() const { return config_.authentication == Authentication::macs; }
+  bool provable_commit(Entry& e);
   Bytes frame_of_pre_prepare(const Signed<wire::PrePrepareHeader>& h, const Batch& batch) const;
   void send(Destination to, Bytes frame) { out_->send.push_back({to, std::move(frame)}); }
   void note_seen(Seq s) { max_seen_seq_ = std::max(max_seen_seq_, s); }

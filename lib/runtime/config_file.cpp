@@ -113,6 +113,14 @@ class Reader {
         config.signature_scheme = *s;
         continue;
       }
+      if (key == "authentication") {
+        auto text = string(node, key);
+        if (!text) return std::unexpected(text.error());
+        auto a = parse_authentication(*text);
+        if (!a) return error_at(node.source(), key, a.error().message);
+        config.authentication = *a;
+        continue;
+      }
       bool known = false;
       for (const auto& field : kBoolFields) {
         if (key != field.key) continue;
@@ -321,6 +329,7 @@ Result<void> write_cluster_config(const std::filesystem::path& path, const Clust
   out << "# synod cluster configuration (see lib/runtime/config_file.hpp)\n";
   out << "protocol = " << toml_string(to_string(config.protocol)) << "\n";
   out << "signature_scheme = " << toml_string(to_string(config.signature_scheme)) << "\n";
+  out << "authentication = " << toml_string(to_string(config.authentication)) << "\n";
   for (const auto& field : kU32Fields) out << field.key << " = " << config.*field.member << "\n";
   for (const auto& field : kBoolFields) out << field.key << " = " << (config.*field.member ? "true" : "false") << "\n";
   for (const auto& r : config.replicas) {

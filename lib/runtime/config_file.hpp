@@ -7,6 +7,7 @@
 //
 //   protocol = "pbft"                 # or "paxos"
 //   signature_scheme = "ed25519"      # or "ecdsa-p256"
+//   authentication = "signatures"     # or "macs" (synod/config.hpp)
 //   f = 1
 //   batch_max_requests = 64           # ... every other ClusterConfig field
 //   curve = false                     # CurveZMQ on every socket (runtime/transport.hpp)

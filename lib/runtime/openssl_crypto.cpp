@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "synod/assert.hpp"
+#include "synod/crypto/key_agreement.hpp"
 
 namespace synod::runtime {
 
@@ -77,6 +78,8 @@ Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::from_config(const ClusterC
   return create(std::move(own_key), std::move(replicas), std::move(clients));
 }
 
+static_assert(crypto::kHmacSha256Bytes == kMacBytes);
+
 // digest() hands crypto's SHA-256 straight back as synod's Digest.
 static_assert(std::is_same_v<crypto::Sha256Digest, Digest>);
 
@@ -99,6 +102,42 @@ bool OpenSslCrypto::verify(Principal signer, ByteView data, ByteView signature) 
   Guarded<crypto::PublicKey>& verifier = *it->second;
   const std::lock_guard lock(verifier.mutex);
   return verifier.key.verify(data, signature);
+}
+
+OpenSslCrypto::Guarded<crypto::Hmac>* OpenSslCrypto::mac_for(Principal peer) const {
+  const auto key_it = verifiers_.find(peer);
+  if (key_it == verifiers_.end()) return nullptr;
+  const std::lock_guard lock(macs_mutex_);
+  auto& slot = macs_[peer];
+  if (!slot) {
+    static constexpr std::uint8_t kContext[] = {'s', 'y', 'n', 'o', 'd', ' ', 'm', 'a', 'c'};
+    crypto::Result<crypto::PairKey> key = [&] {
+      const std::lock_guard signer_lock(signer_.mutex);
+      const std::lock_guard peer_lock(key_it->second->mutex);
+      return crypto::derive_pair_key(signer_.key, key_it->second->key, kContext);
+    }();
+    if (!key) std::fprintf(stderr, "synod: MAC key with %s: %s\n", describe(peer).c_str(), key.error().message.c_str());
+    SYNOD_ASSERT(key.has_value(), "cannot derive the MAC key with a configured peer");
+    auto hmac = crypto::Hmac::create(*key);
+    SYNOD_ASSERT(hmac.has_value(), "OpenSSL cannot provide HMAC-SHA256");
+    slot = std::make_unique<Guarded<crypto::Hmac>>(std::move(*hmac));
+  }
+  return slot.get();
+}
+
+Bytes OpenSslCrypto::mac(Principal peer, ByteView data) const {
+  Guarded<crypto::Hmac>* hmac = mac_for(peer);
+  SYNOD_ASSERT(hmac != nullptr, "a MAC for a principal with no configured key");
+  const std::lock_guard lock(hmac->mutex);
+  const crypto::HmacTag tag = hmac->key.mac(data);
+  return Bytes(tag.begin(), tag.end());
+}
+
+bool OpenSslCrypto::verify_mac(Principal peer, ByteView data, ByteView tag) const {
+  Guarded<crypto::Hmac>* hmac = mac_for(peer);
+  if (hmac == nullptr) return false;  // unknown peers are never trusted
+  const std::lock_guard lock(hmac->mutex);
+  return hmac->key.verify(data, tag);
 }
 
 }  // namespace synod::runtime

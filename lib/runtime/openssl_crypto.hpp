@@ -7,6 +7,11 @@
 // any signature that is not valid (garbage, wrong length, another key's);
 // untrusted input never makes it throw or crash.
 //
+// MACs: the key shared with a peer is derived (crypto::derive_pair_key:
+// ECDH + HKDF from this node's key pair and the peer's public key) on first
+// use and kept with its HMAC context; only configured principals have one,
+// so untrusted senders cannot make it derive without bound.
+//
 // Thread-safety: all methods are safe to call concurrently (they are const,
 // as synod::Crypto declares). Each key's OpenSSL contexts are reused and so
 // guarded by their own mutex: verifications for different signers run in
@@ -20,6 +25,7 @@
 #include <mutex>
 
 #include "synod/config.hpp"
+#include "synod/crypto/hmac.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/crypto/public_key.hpp"
 #include "synod/crypto/sha256.hpp"
@@ -52,6 +58,10 @@ class OpenSslCrypto final : public Crypto {
   // take part safely).
   Bytes sign(ByteView data) const override;
   bool verify(Principal signer, ByteView data, ByteView signature) const override;
+  // Stops the process for a peer with no configured key (a bug: cores MAC
+  // only for configured principals) or if OpenSSL cannot derive the key.
+  Bytes mac(Principal peer, ByteView data) const override;
+  bool verify_mac(Principal peer, ByteView data, ByteView tag) const override;
 
   crypto::Scheme scheme() const { return scheme_; }
 
@@ -71,6 +81,10 @@ class OpenSslCrypto final : public Crypto {
   mutable Guarded<crypto::Sha256> sha256_;
   // unique_ptr: a mutex cannot move, and the map must be built after this.
   std::map<Principal, std::unique_ptr<Guarded<crypto::PublicKey>>> verifiers_;
+  // Pair keys, derived on first use (null: the peer has no configured key).
+  Guarded<crypto::Hmac>* mac_for(Principal peer) const;
+  mutable std::mutex macs_mutex_;
+  mutable std::map<Principal, std::unique_ptr<Guarded<crypto::Hmac>>> macs_;
 };
 
 }  // namespace synod::runtime

@@ -1,5 +1,6 @@
 #include "sim/fake_crypto.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "sim/prng.hpp"
@@ -16,6 +17,7 @@ constexpr std::uint64_t kLaneInit[4] = {0x243f6a8885a308d3ull, 0x13198a2e0370734
 // The public "SHA-256" of the simulator: a fixed seed, so digests are equal
 // everywhere in a run and across runs.
 constexpr std::uint64_t kDigestSeed = 0x5e1f0d1e57ull;
+constexpr std::uint64_t kPairSeed = 0x9a1c0ffee5ull;
 
 std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -111,6 +113,30 @@ bool FakeCrypto::verify(Principal signer, ByteView data, ByteView signature) con
   if (secret == 0) return false;  // unknown signer
   const Bytes expected = fake_sign(secret, data);
   return std::memcmp(expected.data(), signature.data(), kFakeSignatureBytes) == 0;
+}
+
+// The pair's key: a hash of both secrets in a fixed order, so either end
+// computes it, and only from its own secret plus the table (which a node's
+// code reaches only through its own FakeCrypto, with itself as one end).
+std::optional<std::uint64_t> FakeCrypto::pair_secret(Principal peer) const {
+  const std::uint64_t other = keys_->secret(peer);
+  if (other == 0) return std::nullopt;
+  const std::uint64_t both[2] = {std::min(own_secret_, other), std::max(own_secret_, other)};
+  return fast_hash64(ByteView(reinterpret_cast<const std::uint8_t*>(both), sizeof both), kPairSeed) | 1;
+}
+
+Bytes FakeCrypto::mac(Principal peer, ByteView data) const {
+  const auto secret = pair_secret(peer);
+  SYNOD_ASSERT(secret.has_value(), "a MAC for a principal that has no key");
+  const Digest tag = fast_hash256(data, *secret);
+  return Bytes(tag.begin(), tag.end());
+}
+
+bool FakeCrypto::verify_mac(Principal peer, ByteView data, ByteView tag) const {
+  const auto secret = pair_secret(peer);
+  if (!secret || tag.size() != kMacBytes) return false;
+  const Digest expected = fast_hash256(data, *secret);
+  return std::memcmp(expected.data(), tag.data(), kMacBytes) == 0;
 }
 
 }  // namespace synod::sim

@@ -4,12 +4,14 @@
 //    only with its own secret, and the secrets live in a KeyTable that the
 //    simulator never hands to a (Byzantine) node's code;
 //  * a tampered message fails: the signature is a keyed hash of every byte.
+// MACs: a keyed hash under a key derived from both ends' secrets.
 // It is NOT cryptographic (a real adversary could recover keys or build
 // collisions); the simulated adversaries attack the protocol, not the hash.
 // Thread-compatible: const methods only after construction.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "synod/replica.hpp"
@@ -49,10 +51,14 @@ class FakeCrypto final : public Crypto {
   Digest digest(ByteView data) const override;
   Bytes sign(ByteView data) const override;
   bool verify(Principal signer, ByteView data, ByteView signature) const override;
+  Bytes mac(Principal peer, ByteView data) const override;
+  bool verify_mac(Principal peer, ByteView data, ByteView tag) const override;
 
   Principal self() const { return self_; }
 
  private:
+  std::optional<std::uint64_t> pair_secret(Principal peer) const;
+
   const KeyTable* keys_;
   Principal self_;
   std::uint64_t own_secret_;

@@ -293,6 +293,7 @@ struct Cli {
   std::optional<std::uint32_t> f;
   std::string faults = "all";
   std::vector<std::string> bugs;
+  std::string auth = "drawn";
   unsigned jobs = 1;
   bool trace = false;
   bool json = false;
@@ -306,6 +307,7 @@ std::string replay_suffix(const Cli& cli) {
   std::string text;
   if (cli.protocol != "pbft") text += " --protocol " + cli.protocol;
   if (cli.f) text += " --f " + std::to_string(*cli.f);
+  if (cli.auth != "drawn") text += " --auth " + cli.auth;
   if (cli.faults != "all") text += " --faults " + cli.faults;
   for (const std::string& bug : cli.bugs) text += " --bug " + bug;
   if (cli.max_virtual_seconds != 120) {
@@ -335,6 +337,10 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   app.add_option("--first-seed", cli.first_seed, "First seed")->capture_default_str();
   app.add_option("--f", cli.f, "Faults tolerated (n = 3f+1 for pbft, 2f+1 for paxos); default: drawn from each seed (1..3)")
       ->check(CLI::Range(1, 32));
+  app.add_option("--auth", cli.auth,
+                 "Authentication mode: signatures, macs, or drawn (from each seed)")
+      ->check(CLI::IsMember({"signatures", "macs", "drawn"}))
+      ->capture_default_str();
   app.add_option("--faults", cli.faults,
                  "Fault classes seeds may draw from: comma list of network,crash,byzantine,clients, or all, or none")
       ->capture_default_str();
@@ -374,6 +380,7 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   if (!protocol) return usage(protocol.error().message);
   options.protocol = *protocol;
   options.f = cli.f;
+  if (cli.auth != "drawn") options.authentication = *parse_authentication(cli.auth);
   const auto faults = sim::parse_faults(cli.faults);
   if (!faults) return usage("--faults: " + faults.error().message);
   options.faults = *faults;

@@ -252,13 +252,16 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
     }
     for (Partition& p : s.partitions) p.isolate_leader = prng.chance(1, 3);
   }
+  s.config.authentication = options.authentication
+                                ? *options.authentication
+                                : (prng.chance(1, 2) ? Authentication::macs : Authentication::signatures);
   SYNOD_ASSERT(s.byzantine.size() == s.n && s.clocks.size() == s.n, "one entry per replica");
   SYNOD_ASSERT(s.faulty_behaviours.size() == s.faulty_clients, "one entry per faulty client");
   return s;
 }
 
 std::string Scenario::describe() const {
-  std::string text = "f=" + std::to_string(f) + " n=" + std::to_string(n) + " clients=" +
+  std::string text = std::string(config.authentication == Authentication::macs ? "macs " : "") + "f=" + std::to_string(f) + " n=" + std::to_string(n) + " clients=" +
                      std::to_string(correct_clients) + "+" + std::to_string(faulty_clients) + "faulty K=" +
                      std::to_string(config.checkpoint_interval) + " L=" + std::to_string(config.window) +
                      " batch=" + std::to_string(config.batch_max_requests) + " T=" +

@@ -52,6 +52,9 @@ std::string describe_bugs(const paxos::Bugs& bugs);
 struct Options {
   Protocol protocol = Protocol::pbft;
   std::optional<std::uint32_t> f;     // default: drawn from the seed (1..3)
+  // Authentication mode; default: drawn from the seed (after everything
+  // else, so a seed draws the same scenario either way).
+  std::optional<Authentication> authentication;
   std::uint32_t faults = fault::all;  // fault classes a seed may draw from
   pbft::Bugs bugs;                    // broken variants for honest replicas (pbft)
   paxos::Bugs paxos_bugs;             // broken variants for every replica (paxos)

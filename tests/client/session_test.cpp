@@ -27,6 +27,20 @@ class TestCrypto final : public Crypto {
     const Bytes expected = signature(signer, data);
     return sig.size() == expected.size() && std::equal(sig.begin(), sig.end(), expected.begin());
   }
+  Bytes mac(Principal peer, ByteView data) const override { return pair_mac(self_, peer, data); }
+  bool verify_mac(Principal peer, ByteView data, ByteView tag) const override {
+    const Bytes expected = pair_mac(self_, peer, data);
+    return tag.size() == expected.size() && std::equal(tag.begin(), tag.end(), expected.begin());
+  }
+  // The MAC both ends of a pair compute.
+  static Bytes pair_mac(Principal a, Principal b, ByteView data) {
+    const std::uint64_t x = (static_cast<std::uint64_t>(a.kind) << 32) | a.id;
+    const std::uint64_t y = (static_cast<std::uint64_t>(b.kind) << 32) | b.id;
+    const std::uint64_t h = fnv(data, 0x3ac0ffeeull ^ (std::min(x, y) * 0x9e3779b97f4a7c15ull) ^ std::max(x, y));
+    Bytes tag(kMacBytes);
+    std::memcpy(tag.data(), &h, sizeof h);
+    return tag;
+  }
   static Bytes signature(Principal who, ByteView data) {
     const std::uint64_t h = fnv(data, (static_cast<std::uint64_t>(who.kind) << 32) | who.id);
     Bytes sig(8);

@@ -102,6 +102,26 @@ TEST_CASE("tampered data or signature fails; garbage signatures fail") {
   CHECK(replica0->verify(Principal::replica(0), data, signature));
 }
 
+TEST_CASE("a MAC verifies only between its two ends, and never for an unknown peer") {
+  Cluster cluster;
+  auto r0 = cluster.crypto_for_replica(0);
+  auto r1 = cluster.crypto_for_replica(1);
+  auto r2 = cluster.crypto_for_replica(2);
+  const Bytes data = bytes_of("commit");
+  const Bytes tag = r0->mac(Principal::replica(1), data);
+  CHECK(tag.size() == kMacBytes);
+  CHECK(r1->verify_mac(Principal::replica(0), data, tag));
+  CHECK_FALSE(r2->verify_mac(Principal::replica(0), data, tag));  // another pair's key
+  CHECK_FALSE(r1->verify_mac(Principal::replica(2), data, tag));  // another claimed sender
+  CHECK_FALSE(r1->verify_mac(Principal::replica(0), bytes_of("commiT"), tag));
+  Bytes truncated(tag.begin(), tag.end() - 1);
+  CHECK_FALSE(r1->verify_mac(Principal::replica(0), data, truncated));
+  CHECK_FALSE(r1->verify_mac(Principal::client(7), data, tag));  // nobody configured
+  // Both directions of a pair share the key; the client has one with each replica.
+  CHECK(r0->verify_mac(Principal::replica(1), data, r1->mac(Principal::replica(0), data)));
+  CHECK(r2->mac(Principal::client(0), data) != r0->mac(Principal::client(0), data));
+}
+
 TEST_CASE("digest is SHA-256") {
   Cluster cluster;
   auto replica0 = cluster.crypto_for_replica(0);

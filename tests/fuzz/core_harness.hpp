@@ -95,6 +95,19 @@ class TestCrypto final : public Crypto {
     const Bytes expected = sign_as(signer, data);
     return signature.size() == expected.size() && std::equal(expected.begin(), expected.end(), signature.begin());
   }
+  Bytes mac(Principal peer, ByteView data) const override { return mac_between(self_, peer, data); }
+  bool verify_mac(Principal peer, ByteView data, ByteView tag) const override {
+    const Bytes expected = mac_between(self_, peer, data);
+    return tag.size() == expected.size() && std::equal(expected.begin(), expected.end(), tag.begin());
+  }
+  // The MAC both ends of a pair compute (the fuzzer may forge any of them).
+  static Bytes mac_between(Principal a, Principal b, ByteView data) {
+    const std::uint64_t x = secret_of(a), y = secret_of(b);
+    const std::uint64_t h = keyed_hash(data, mix(std::min(x, y) ^ mix(std::max(x, y))));
+    Bytes out(kMacBytes);
+    std::memcpy(out.data(), &h, 8);
+    return out;
+  }
   static Bytes sign_as(Principal who, ByteView data) {
     const std::uint64_t h = keyed_hash(data, secret_of(who));
     Bytes out(8);

@@ -56,11 +56,24 @@ class FakeCrypto final : public Crypto {
     const Bytes expected = tag(signer, data);
     return signature.size() == expected.size() && std::equal(expected.begin(), expected.end(), signature.begin());
   }
+  Bytes mac(Principal peer, ByteView data) const override { return pair_tag(self_, peer, data); }
+  bool verify_mac(Principal peer, ByteView data, ByteView mac) const override {
+    const Bytes expected = pair_tag(self_, peer, data);
+    return mac.size() == expected.size() && std::equal(expected.begin(), expected.end(), mac.begin());
+  }
 
  private:
   static Bytes tag(Principal p, ByteView data) {
     const std::uint64_t h = fnv(0x84222325cbf29ce4ull ^ (static_cast<std::uint64_t>(p.kind) << 32 | p.id), data);
     Bytes out(8);
+    std::memcpy(out.data(), &h, 8);
+    return out;
+  }
+  static Bytes pair_tag(Principal a, Principal b, ByteView data) {
+    const std::uint64_t x = static_cast<std::uint64_t>(a.kind) << 32 | a.id;
+    const std::uint64_t y = static_cast<std::uint64_t>(b.kind) << 32 | b.id;
+    const std::uint64_t h = fnv(0x3ac0ffeeull ^ (std::min(x, y) * 0x9e3779b97f4a7c15ull) ^ std::max(x, y), data);
+    Bytes out(kMacBytes);
     std::memcpy(out.data(), &h, 8);
     return out;
   }

@@ -18,6 +18,7 @@
 #include "pbft/pbft.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/examples/counter.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::test {
@@ -38,8 +39,10 @@ class Cluster {
  public:
   static constexpr std::uint32_t kClients = 3;
 
-  explicit Cluster(std::uint32_t f = 1, pbft::Bugs bugs = {}) : bugs_(bugs) {
+  explicit Cluster(std::uint32_t f = 1, pbft::Bugs bugs = {}, Authentication auth = Authentication::signatures)
+      : bugs_(bugs) {
     config.protocol = Protocol::pbft;
+    config.authentication = auth;
     config.f = f;
     config.checkpoint_interval = 4;
     config.window = 8;
@@ -178,13 +181,13 @@ class Cluster {
       REQUIRE(env.has_value());
       auto reply = wire::decode<wire::Reply>(env->payload);
       REQUIRE(reply.has_value());
-      const bool ok = client_crypto_.at(c)->verify(env->sender, wire::signing_input_of(env->sender, *reply),
-                                                   env->authenticator);
-      REQUIRE(ok);
+      REQUIRE(wire::reply_authentic(config, *client_crypto_.at(c), *env));
       if (reply->t == t) out[env->sender.id] = *reply;
     }
     return out;
   }
+
+  const runtime::OpenSslCrypto& client_crypto(ClientId c) const { return *client_crypto_.at(c); }
 
   // Re-sign a message as replica `as` (tests use it to play a faulty replica).
   template <class M>

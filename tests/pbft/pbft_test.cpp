@@ -496,3 +496,106 @@ TEST_CASE("plan_new_view: highest view wins, gaps become null batches, min_s is 
   // The same V in another order gives the same O.
   CHECK(pbft::plan_new_view(5, {z, y, x}, null).order == plan.order);
 }
+
+// ------------------------------------------------------------------ MAC mode
+
+namespace {
+
+struct Held {
+  std::vector<synod::test::InFlight> frames;
+  // The held frames from `from` to `to`.
+  std::vector<Bytes> between(ReplicaId from, ReplicaId to) const {
+    std::vector<Bytes> out;
+    for (const auto& m : frames)
+      if (m.from == Principal::replica(from) && m.to == to) out.push_back(m.frame);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("MAC mode: replies carry a MAC for their client, and commits one MAC per replica after a signature") {
+  Cluster c(1, {}, Authentication::macs);
+  std::vector<Bytes> commits;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (m.type() == wire::MsgType::commit) commits.push_back(m.frame);
+    return false;
+  };
+  increment(c, 1, 1);
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(c.nodes[i]->app.value() == 1);
+  auto replies = c.replies(1, 1);  // each MAC checked by the client's own pair key
+  CHECK(replies.size() == c.n());
+  for (const auto& m : c.client_inbox) {
+    auto env = wire::decode_envelope(m.frame);
+    REQUIRE(env.has_value());
+    CHECK(env->authenticator.size() == kMacBytes);
+    // It is a MAC for client 1 only: client 2 (another pair key) rejects it.
+    CHECK_FALSE(wire::reply_authentic(c.config, c.client_crypto(2), *env));
+  }
+  REQUIRE_FALSE(commits.empty());
+  for (const Bytes& frame : commits) {
+    auto env = wire::decode_envelope(frame);
+    REQUIRE(env.has_value());
+    REQUIRE(env->authenticator.size() == crypto::kSignatureBytes + c.n() * kMacBytes);
+    // The signature part is the sender's real signature over the commit.
+    const Bytes input = wire::signing_input(env->type, env->sender, env->payload);
+    const ByteView signature = ByteView(env->authenticator).first(crypto::kSignatureBytes);
+    CHECK(c.crypto_of(0).verify(env->sender, input, signature));
+  }
+}
+
+TEST_CASE("MAC mode: a commit is counted on its MAC alone, and a bad signature never reaches a served commit proof") {
+  Cluster c(1, {}, Authentication::macs);
+  // Commits from replicas 1 and 2 are held back; nothing commits without one of them.
+  Held held;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (m.type() != wire::MsgType::commit || (m.from != Principal::replica(1) && m.from != Principal::replica(2)))
+      return false;
+    held.frames.push_back(m);
+    return true;
+  };
+  increment(c, 1, 1);
+  CHECK(c.status(0).last_executed == 0);
+  REQUIRE(held.between(2, 0).size() == 1);
+
+  // Replica 1 turns faulty: its commit to replica 0 has a good MAC and a bad signature.
+  Bytes bad = held.between(1, 0).at(0);
+  auto env = wire::decode_envelope(bad);
+  REQUIRE(env.has_value());
+  env->authenticator[0] ^= 0x01;  // inside the signature
+  c.input(0, wire::encode_envelope(*env));
+  CHECK(c.status(0).last_executed == 1);  // 0, 1 and 3 committed: the MAC is what counts
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 0);
+
+  // A wrong MAC for the receiver is rejected, whatever the signature.
+  Bytes wrong_mac = held.between(2, 0).at(0);
+  wrong_mac[wrong_mac.size() - 1 - 3 * kMacBytes] ^= 0x01;  // last byte of replica 0's MAC (the first of 4, last in the frame)
+  c.input(0, wrong_mac);
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 1);
+
+  // Replica 3 asks replica 0 for seq 1: 0 holds only two valid signatures, so it serves no proof.
+  const auto ask = [&] {
+    c.network.clear();
+    c.input(0, c.frame_as(3, wire::FetchBatches{0, 1, 8}));
+    std::optional<wire::CommittedBatches> served;
+    for (const auto& m : c.network)
+      if (m.type() == wire::MsgType::committed_batches) served = Cluster::decode_as<wire::CommittedBatches>(m.frame);
+    c.network.clear();
+    return served;
+  };
+  CHECK_FALSE(ask().has_value());
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 2);  // the bad signature, found when proving
+
+  // Replica 2's genuine commit arrives late: now 0 proves seq 1 with three valid signatures.
+  c.input(0, held.between(2, 0).at(0));
+  c.now += 1'000'000;  // past the catch-up rate limit
+  auto served = ask();
+  REQUIRE(served.has_value());
+  REQUIRE(served->batches.size() == 1);
+  const wire::CommittedBatch& cb = served->batches[0];
+  std::set<ReplicaId> signers;
+  for (const auto& s : cb.commits) signers.insert(s.signer);
+  CHECK(signers == std::set<ReplicaId>{0, 2, 3});
+  const pbft::CertificateVerifier verify(c.config, c.crypto_of(3), 3);
+  CHECK(verify.commit_proof(cb.view, cb.seq, c.crypto_of(3).digest(wire::encode_batch(cb.batch)), cb.commits));
+}

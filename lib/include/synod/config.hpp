@@ -15,11 +15,20 @@ namespace synod {
 
 enum class Protocol : std::uint8_t { pbft, paxos };
 enum class SignatureScheme : std::uint8_t { ed25519, ecdsa_p256 };
+// How messages on the normal path are authenticated (PROTOCOL.md,
+// "Authentication"). signatures: every message is signed. macs: replies and
+// pbft commits carry HMAC-SHA256 authenticators under per-pair keys (derived
+// from the configured key pairs); everything that goes into a proof for a
+// third party (requests, pre-prepares, prepares, checkpoints, view changes,
+// and the commits inside a commit proof) stays signed.
+enum class Authentication : std::uint8_t { signatures, macs };
 
 const char* to_string(Protocol p);
 const char* to_string(SignatureScheme s);
+const char* to_string(Authentication a);
 Result<Protocol> parse_protocol(std::string_view text);
 Result<SignatureScheme> parse_signature_scheme(std::string_view text);
+Result<Authentication> parse_authentication(std::string_view text);
 
 struct ReplicaInfo {
   ReplicaId id = 0;
@@ -35,6 +44,7 @@ struct ClientInfo {
 struct ClusterConfig {
   Protocol protocol = Protocol::pbft;
   SignatureScheme signature_scheme = SignatureScheme::ed25519;
+  Authentication authentication = Authentication::signatures;
   std::uint32_t f = 1;
   std::vector<ReplicaInfo> replicas;  // ids must be 0..n-1
   std::vector<ClientInfo> clients;

@@ -108,6 +108,9 @@ struct ReplicaStatus {
   std::uint64_t rejected[static_cast<std::size_t>(Rejection::count_)] = {};
 };
 
+// Length of one MAC tag (HMAC-SHA256) in an authenticator.
+inline constexpr std::size_t kMacBytes = 32;
+
 // The crypto a core needs, injected so the simulator can use a fast stand-in.
 class Crypto {
  public:
@@ -115,6 +118,12 @@ class Crypto {
   virtual Digest digest(ByteView data) const = 0;
   virtual Bytes sign(ByteView data) const = 0;  // with this node's own private key
   virtual bool verify(Principal signer, ByteView data, ByteView signature) const = 0;
+  // MAC authenticators (ClusterConfig::authentication = macs): a kMacBytes
+  // tag under the key this node shares with `peer` alone, and its check.
+  // verify_mac is false for a peer with no key and for any tag that is not
+  // exactly the right one.
+  virtual Bytes mac(Principal peer, ByteView data) const = 0;
+  virtual bool verify_mac(Principal peer, ByteView data, ByteView tag) const = 0;
 };
 
 class Replica {

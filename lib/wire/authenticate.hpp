@@ -1,0 +1,42 @@
+// wire/authenticate.hpp — authenticators that depend on the cluster's
+// authentication mode (ClusterConfig::authentication, PROTOCOL.md
+// "Authentication"), shared by both cores, the unreplicated server and the
+// client library.
+//
+// Replies: a signature (signatures) or one MAC under the key the replica
+// shares with the client (macs).
+//
+// A replica message multicast to every replica in MAC mode that must still
+// be provable to a third party later (a pbft COMMIT: commit proofs in
+// catch-up) carries both: authenticator = signature || MAC_0 || ... ||
+// MAC_{n-1}, one kMacBytes tag per replica id. A receiver checks its own
+// MAC and keeps the signature, unchecked, for proofs; whoever receives a
+// proof checks the signatures in it, as in signature mode.
+#pragma once
+
+#include <optional>
+
+#include "synod/config.hpp"
+#include "synod/replica.hpp"
+#include "synod/types.hpp"
+#include "wire/codec.hpp"
+#include "wire/messages.hpp"
+
+namespace synod::wire {
+
+Bytes reply_frame(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, const Reply& reply);
+
+// True iff envelope (a REPLY) carries a valid authenticator from its sender
+// in the config's mode; crypto is the receiving client's.
+bool reply_authentic(const ClusterConfig& config, const Crypto& crypto, const Envelope& envelope);
+
+// signature || one MAC per replica 0..n-1 over input.
+Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature);
+
+// Checks the MAC for replica `self` in a signature_and_macs authenticator
+// from `sender`; returns the signature part, or nothing if the MAC does not
+// verify or the authenticator is too short to hold n MACs.
+std::optional<Bytes> check_own_mac(const Crypto& crypto, std::uint32_t n, ReplicaId self, Principal sender,
+                                   ByteView input, ByteView authenticator);
+
+}  // namespace synod::wire
