@@ -184,9 +184,10 @@ struct Configuration {
   std::uint32_t f = 0;
   std::uint32_t n = 0;
   Payload payload;
+  std::string auth = "signatures";  // or macs (ClusterConfig::authentication)
   std::string label() const {
-    return mode == "unreplicated" ? mode + " " + payload.label
-                                  : mode + " f=" + std::to_string(f) + " " + payload.label;
+    const std::string head = mode == "unreplicated" ? mode : mode + " f=" + std::to_string(f);
+    return head + (auth == "macs" ? " mac " : " ") + payload.label;
   }
 };
 
@@ -271,6 +272,7 @@ void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients
   std::vector<std::string> init{(bin / "synod-cluster").string(), "init", cluster.dir.string(), "--protocol", protocol,
                                 "--f", std::to_string(f), "--clients", std::to_string(clients), "--base-port", "0"};
   if (!fsync) init.push_back("--no-fsync");
+  init.insert(init.end(), {"--auth", c.auth});
   run_tool(init, cluster.dir / "logs" / "init.log");
   const fs::path config_path = cluster.dir / "cluster.toml";
   cluster.config = load_config(config_path);
@@ -476,7 +478,7 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
   for (std::size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
     out << (i ? "," : "") << "\n{\"configuration\":\"" << json_escape(p.config.label()) << "\",\"mode\":\""
-        << p.config.mode << "\",\"f\":" << p.config.f << ",\"servers\":" << p.config.n
+        << p.config.mode << "\",\"authentication\":\"" << p.config.auth << "\",\"f\":" << p.config.f << ",\"servers\":" << p.config.n
         << ",\"request_bytes\":" << p.config.payload.request << ",\"reply_bytes\":" << p.config.payload.reply
         << ",\"outstanding\":" << p.outstanding << ",\"ops\":" << p.ops << ",\"errors\":" << p.errors
         << ",\"seconds\":" << fixed(p.seconds, 3) << ",\"ops_per_sec\":" << fixed(p.ops_per_sec, 1)
@@ -571,9 +573,12 @@ int main(int argc, char** argv) {
   bool keep = false;
   bool no_fsync = false;
   std::string log_level = "warn";
+  std::string auths = "signatures";
   cli.add_option("--protocol", protocols, "pbft, paxos or pbft,paxos (default pbft unless only --unreplicated)");
   cli.add_flag("--unreplicated", unreplicated, "also run the baseline: one server executing with no agreement");
   cli.add_option("--f", fs_text, "faults tolerated, a list (e.g. 1,2,3)");
+  cli.add_option("--auth", auths,
+                 "authentication of the clusters it starts, a list: signatures, macs (e.g. signatures,macs)");
   cli.add_option("--payload", payloads, "REQUEST/REPLY bytes, a list (e.g. 0/0,128/128,1K/1K,4K/4K)");
   cli.add_option("--outstanding", outstanding_text, "requests kept in flight, a list: the sweep (e.g. 1,4,16,64)");
   cli.add_option("--duration", duration_s, "measured seconds per point")->check(CLI::Range(0.1, 3600.0));
@@ -632,6 +637,12 @@ int main(int argc, char** argv) {
         modes.push_back(p);
       }
     }
+    std::vector<std::string> auth_list;
+    for (const std::string& a : split(auths)) {
+      if (a != "signatures" && a != "macs") fail("--auth must be signatures or macs, not " + a);
+      auth_list.push_back(a);
+    }
+    if (auth_list.empty()) fail("--auth is empty");
     const std::size_t max_outstanding = *std::max_element(sweep.begin(), sweep.end());
     if (!json) print_table_header();
 
@@ -649,7 +660,8 @@ int main(int argc, char** argv) {
       cluster.dir = fs::path(config_path).parent_path();
       cluster.config = load_config(config_path);
       for (const Payload& payload : payload_list) {
-        Configuration c{synod::to_string(cluster.config.protocol), cluster.config.f, cluster.config.n(), payload};
+        Configuration c{synod::to_string(cluster.config.protocol), cluster.config.f, cluster.config.n(), payload,
+                        synod::to_string(cluster.config.authentication)};
         wait_ready(cluster, 30s);
         run_configuration(cluster, c);
       }
@@ -657,6 +669,7 @@ int main(int argc, char** argv) {
       for (const std::string& mode : modes) {
         const std::vector<std::uint32_t> fs_for_mode = mode == "unreplicated" ? std::vector<std::uint32_t>{0} : f_list;
         for (std::uint32_t f : fs_for_mode) {
+          for (const std::string& auth : auth_list) {
           for (const Payload& payload : payload_list) {
             if (g_interrupted) fail("interrupted");
             char templ[] = "/tmp/synod-bench-XXXXXX";
@@ -664,11 +677,13 @@ int main(int argc, char** argv) {
             temp_dirs.emplace_back(templ);
             Cluster cluster;
             cluster.dir = temp_dirs.back();
-            Configuration c{mode, f, mode == "unreplicated" ? 1u : (mode == "pbft" ? 3 * f + 1 : 2 * f + 1), payload};
+            Configuration c{mode, f, mode == "unreplicated" ? 1u : (mode == "pbft" ? 3 * f + 1 : 2 * f + 1), payload,
+                            auth};
             start_cluster(cluster, c, max_outstanding + 1, log_level, !no_fsync);
             wait_ready(cluster, 30s);
             run_configuration(cluster, c);
             cluster.processes.stop_all();
+          }
           }
         }
       }

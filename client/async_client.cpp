@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "runtime/openssl_crypto.hpp"
 #include "runtime/routing_ids.hpp"
 #include "runtime/transport.hpp"
+#include "wire/codec.hpp"
 
 namespace synod {
 namespace {
@@ -26,12 +28,11 @@ struct Pending {
   std::promise<Result<Bytes>> promise;
 };
 
-// One client id: its session, its sockets and the request it has in flight.
+// One client id: its session and the request it has in flight.
 struct Lane {
   ClientId id = 0;
   std::unique_ptr<runtime::OpenSslCrypto> crypto;
   std::unique_ptr<client::Session> session;
-  std::vector<zmq::socket_t> sockets;  // one DEALER per replica, by id
   std::optional<Pending> current;
 };
 
@@ -44,6 +45,11 @@ struct AsyncClient::Impl {
   AsyncClientOptions options;
   zmq::context_t context{1};
   std::vector<Lane> lanes;
+  std::map<ClientId, std::size_t> lane_of;  // client id -> index in lanes
+  // One DEALER per replica, by id, shared by every lane: replies find their
+  // lane by the client id they carry. (A socket per lane and replica made
+  // the I/O thread poll k x n sockets, and the replicas keep k x n connections.)
+  std::vector<zmq::socket_t> sockets;
   zmq::socket_t wake_rx{context, zmq::socket_type::pull};
   zmq::socket_t wake_tx{context, zmq::socket_type::push};  // guarded by mutex
   std::string wake_endpoint;
@@ -84,15 +90,26 @@ struct AsyncClient::Impl {
     return future;
   }
 
-  static void send(Lane& lane, const std::vector<OutboundFrame>& frames) {
+  void send(const std::vector<OutboundFrame>& frames) {
     for (const OutboundFrame& out : frames) {
-      for (ReplicaId r = 0; r < lane.sockets.size(); ++r) {
+      for (ReplicaId r = 0; r < sockets.size(); ++r) {
         const bool to_r = out.to.kind == Destination::Kind::all_replicas ||
                           (out.to.kind == Destination::Kind::replica && out.to.id == r);
         // dontwait: a replica that is down fills its queue; the Session retransmits.
-        if (to_r) (void)lane.sockets[r].send(zmq::buffer(out.frame), zmq::send_flags::dontwait);
+        if (to_r) (void)sockets[r].send(zmq::buffer(out.frame), zmq::send_flags::dontwait);
       }
     }
+  }
+
+  // The lane a frame from a replica is for: a REPLY names its client. Other
+  // frames (the answers to connect()'s status requests) and garbage have none.
+  Lane* lane_for(ByteView frame) {
+    auto envelope = wire::decode_envelope(frame, config.max_frame_bytes);
+    if (!envelope || envelope->type != wire::MsgType::reply) return nullptr;
+    auto reply = wire::decode<wire::Reply>(as_view(envelope->payload));
+    if (!reply) return nullptr;
+    auto it = lane_of.find(reply->client);
+    return it == lane_of.end() ? nullptr : &lanes[it->second];
   }
 
   void finish(Lane& lane, Result<Bytes> result) {
@@ -116,7 +133,7 @@ struct AsyncClient::Impl {
   }
 
   void on_effects(Lane& lane, client::SessionEffects& out) {
-    send(lane, out.send);
+    send(out.send);
     if (out.completed) finish(lane, std::move(out.completed->result));
     out.clear();
   }
@@ -157,9 +174,7 @@ struct AsyncClient::Impl {
 
   void run() {
     std::vector<zmq::pollitem_t> items{{wake_rx.handle(), 0, ZMQ_POLLIN, 0}};
-    for (Lane& lane : lanes) {
-      for (auto& s : lane.sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
-    }
+    for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
     client::SessionEffects out;
     while (!stop.load()) {
       TimeUs now = runtime::monotonic_now_us();
@@ -180,15 +195,15 @@ struct AsyncClient::Impl {
       zmq::message_t token;
       while (wake_rx.recv(token, zmq::recv_flags::dontwait)) {
       }
-      for (Lane& lane : lanes) {
-        for (auto& socket : lane.sockets) {
-          for (int i = 0; i < 1024; ++i) {  // bounded per wake-up
-            zmq::message_t frame;
-            if (!socket.recv(frame, zmq::recv_flags::dontwait)) break;
-            lane.session->receive(runtime::monotonic_now_us(),
-                                  ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()), out);
-            on_effects(lane, out);
-          }
+      for (auto& socket : sockets) {
+        for (std::size_t i = 0; i < 64 * lanes.size(); ++i) {  // bounded per wake-up
+          zmq::message_t message;
+          if (!socket.recv(message, zmq::recv_flags::dontwait)) break;
+          const ByteView frame(static_cast<const std::uint8_t*>(message.data()), message.size());
+          Lane* lane = lane_for(frame);
+          if (lane == nullptr) continue;
+          lane->session->receive(runtime::monotonic_now_us(), frame, out);
+          on_effects(*lane, out);
         }
       }
       now = runtime::monotonic_now_us();
@@ -258,12 +273,26 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
     if (!crypto) return std::unexpected(crypto.error());
     lane.crypto = std::move(*crypto);
     lane.session = std::make_unique<client::Session>(impl->config, lane.id, *lane.crypto, first_t);
-    for (const ReplicaInfo& r : impl->config.replicas) {
-      auto& socket = lane.sockets.emplace_back(impl->context, zmq::socket_type::dealer);
-      auto connected = runtime::connect_client_socket(socket, impl->config, r, runtime::client_routing_id(lane.id),
-                                                      options.send_hwm);
-      if (!connected) return std::unexpected(connected.error());
-    }
+    impl->lane_of[lane.id] = impl->lanes.size() - 1;
+  }
+  // The shared sockets take the first id's routing id, and their queues
+  // grow with the number of lanes.
+  const int hwm = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(options.send_hwm) * impl->lanes.size(),
+                                                         std::size_t{1} << 20));
+  for (const ReplicaInfo& r : impl->config.replicas) {
+    auto& socket = impl->sockets.emplace_back(impl->context, zmq::socket_type::dealer);
+    auto connected =
+        runtime::connect_client_socket(socket, impl->config, r, runtime::client_routing_id(impl->lanes[0].id), hwm);
+    if (!connected) return std::unexpected(connected.error());
+  }
+  // Every id introduces itself to every replica with a signed STATUS-REQUEST
+  // on the shared sockets: a replica that verifies it routes that id's
+  // replies there, so backups that only see an id's requests inside a
+  // pre-prepare can answer it too (runtime/event_loop.cpp, learn_route).
+  for (Lane& lane : impl->lanes) {
+    const Bytes hello = wire::make_frame(Principal::client(lane.id), wire::StatusRequest{0},
+                                         [&](ByteView data) { return lane.crypto->sign(data); });
+    for (auto& socket : impl->sockets) (void)socket.send(zmq::buffer(hello), zmq::send_flags::dontwait);
   }
   // The wake-up pipe: inproc names are per context, and the context is ours alone.
   impl->wake_endpoint = "inproc://synod-async-client-wake";

@@ -103,9 +103,17 @@ synod::Result<void> save_key_pair(const fs::path& keys, const std::string& name,
   return {};
 }
 
+// What `init` may change from ClusterConfig's defaults besides the shape.
+struct InitOptions {
+  bool curve = false;
+  bool fsync = true;
+  synod::Authentication authentication = synod::Authentication::signatures;
+};
+
 synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, std::uint32_t f,
                                  std::uint32_t clients, const std::string& host,
-                                 const std::vector<std::uint16_t>& ports, bool curve = false, bool fsync = true) {
+                                 const std::vector<std::uint16_t>& ports, const InitOptions& options = {}) {
+  const bool curve = options.curve;
   if (fs::exists(dir / "cluster.toml")) {
     return synod::fail(synod::ErrorCode::invalid_argument, (dir / "cluster.toml").string() + " already exists");
   }
@@ -132,7 +140,8 @@ synod::Result<void> init_cluster(const fs::path& dir, synod::Protocol protocol, 
     }
   }
   config.curve = curve;
-  config.fsync = fsync;
+  config.fsync = options.fsync;
+  config.authentication = options.authentication;
   for (std::uint32_t c = 0; c < clients; ++c) {
     if (auto r = save_key_pair(dir / "keys", "client-" + std::to_string(c), config.signature_scheme); !r) return r;
     config.clients.push_back({c, read_text(dir / synod::runtime::client_public_key_file(c))});
@@ -514,6 +523,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   bool curve = false;
   bool no_fsync = false;
+  std::string auth = "signatures";
   auto* init = cli.add_subcommand("init", "write DIR/cluster.toml and all keys");
   init->add_option("DIR", dir)->required();
   init->add_option("--protocol", protocol, "pbft or paxos")->check(CLI::IsMember({"pbft", "paxos"}));
@@ -523,6 +533,11 @@ int main(int argc, char** argv) {
   init->add_flag("--curve", curve, "CurveZMQ on every socket (writes a CURVE key pair per replica)");
   init->add_flag("--no-fsync", no_fsync,
                  "fsync = false: state survives kill -9 but not a machine crash (benchmarks, tests)");
+  init->add_option("--auth", auth,
+                   "normal-path authentication: signatures, or macs (MAC authenticators on replies and pbft "
+                   "commits, with per-pair keys derived from the key pairs)")
+      ->check(CLI::IsMember({"signatures", "macs"}))
+      ->capture_default_str();
   init->add_option("--base-port", base_port, "replica i listens on base-port + i (0: free ports picked now)");
 
   std::string app = "kv", log_level = "info";
@@ -565,7 +580,8 @@ int main(int argc, char** argv) {
       if (base_port + i > 65535) return die("--base-port too high for " + std::to_string(probe.required_replicas()) + " replicas");
       ports.push_back(static_cast<std::uint16_t>(base_port + i));
     }
-    if (auto r = init_cluster(dir, *p, f, clients, host, ports, curve, !no_fsync); !r) return die(r.error().message);
+    const InitOptions options{curve, !no_fsync, *synod::parse_authentication(auth)};
+    if (auto r = init_cluster(dir, *p, f, clients, host, ports, options); !r) return die(r.error().message);
     std::printf("wrote %s (%s, f=%u, %u replicas, %u clients)\n", (fs::path(dir) / "cluster.toml").c_str(),
                 protocol.c_str(), f, probe.required_replicas(), clients);
     return 0;

@@ -108,6 +108,7 @@ Result<void> ClusterConfig::validate() const {
   }
 
   if (auto r = positive(batch_max_requests, "batch_max_requests"); !r) return r;
+  if (auto r = positive(max_batches_in_flight, "max_batches_in_flight"); !r) return r;
   if (auto r = positive(batch_max_bytes, "batch_max_bytes"); !r) return r;
   if (auto r = positive(checkpoint_interval, "checkpoint_interval"); !r) return r;
   if (auto r = positive(window, "window"); !r) return r;

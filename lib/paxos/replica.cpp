@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/batching.hpp"
 #include "synod/assert.hpp"
 
 namespace synod::paxos {
@@ -196,16 +197,16 @@ void PaxosReplica::maybe_propose() {
       batch_deadline_ = kNever;
       return;
     }
-    // Batching adapts to load: with nothing in flight a request goes out at
-    // once; otherwise it waits for a full batch or the batch timeout.
+    // Batching adapts to load (core/batching.hpp).
     std::size_t bytes = 0;
     for (const PendingKey& k : keys) bytes += pending_.at(k).bytes;
     const bool full = keys.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
-    const bool idle = next_slot_ == last_executed_ + 1;
+    const std::uint64_t in_flight = next_slot_ > last_executed_ + 1 ? next_slot_ - 1 - last_executed_ : 0;
     const TimeUs due = oldest + config_.batch_timeout_us;
-    if (!full && !idle && now_ < due) {
-      batch_deadline_ = due;
-      return;
+    switch (batch_decision(full, in_flight, config_.max_batches_in_flight, now_, due)) {
+      case BatchDecision::propose: break;
+      case BatchDecision::wait_until_due: batch_deadline_ = due; return;
+      case BatchDecision::wait_for_execution: batch_deadline_ = kNever; return;
     }
     // Several slots in flight, at most `window` past the executed prefix.
     if (next_slot_ > last_executed_ + config_.window) {

@@ -25,6 +25,7 @@ constexpr U32Field kU32Fields[] = {
     {"batch_max_requests", &ClusterConfig::batch_max_requests},
     {"batch_max_bytes", &ClusterConfig::batch_max_bytes},
     {"batch_timeout_us", &ClusterConfig::batch_timeout_us},
+    {"max_batches_in_flight", &ClusterConfig::max_batches_in_flight},
     {"checkpoint_interval", &ClusterConfig::checkpoint_interval},
     {"window", &ClusterConfig::window},
     {"view_change_timeout_ms", &ClusterConfig::view_change_timeout_ms},

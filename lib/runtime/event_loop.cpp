@@ -93,7 +93,8 @@ struct EventLoop::Impl {
     return {};
   }
 
-  // Learns where client c's replies go, from a request c provably sent.
+  // Learns where client c's replies go, from a request c provably sent
+  // (or a status request: answer_status).
   void learn_route(std::string_view rid, const wire::Envelope& envelope) {
     if (rid.starts_with(kReplicaRoutingPrefix)) return;
     if (envelope.type != wire::MsgType::request || !envelope.sender.is_client()) return;
@@ -128,6 +129,9 @@ struct EventLoop::Impl {
       ++stats.status_rejected;
       return;
     }
+    // A verified status request is also where the client's replies go: a
+    // synod::AsyncClient introduces each of its ids this way.
+    if (!rid.starts_with(kReplicaRoutingPrefix)) client_routes[sender.id] = std::string(rid);
     const ReplicaStatus status = core.status();
     wire::StatusReply reply;
     reply.nonce = std::get<wire::StatusRequest>(*request).nonce;

@@ -252,6 +252,7 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
     }
     for (Partition& p : s.partitions) p.isolate_leader = prng.chance(1, 3);
   }
+  s.config.max_batches_in_flight = pick(prng, {1u, 2u, 4u, 256u});
   s.config.authentication = options.authentication
                                 ? *options.authentication
                                 : (prng.chance(1, 2) ? Authentication::macs : Authentication::signatures);
@@ -264,7 +265,8 @@ std::string Scenario::describe() const {
   std::string text = std::string(config.authentication == Authentication::macs ? "macs " : "") + "f=" + std::to_string(f) + " n=" + std::to_string(n) + " clients=" +
                      std::to_string(correct_clients) + "+" + std::to_string(faulty_clients) + "faulty K=" +
                      std::to_string(config.checkpoint_interval) + " L=" + std::to_string(config.window) +
-                     " batch=" + std::to_string(config.batch_max_requests) + " T=" +
+                     " batch=" + std::to_string(config.batch_max_requests) + "x" +
+                     std::to_string(config.max_batches_in_flight) + " T=" +
                      std::to_string(config.view_change_timeout_ms) + "ms heal=" + std::to_string(heal_us / 1000) +
                      "ms drop=" + std::to_string(faulty_net.drop_ppm / 10'000) + "% dup=" +
                      std::to_string(faulty_net.duplicate_ppm / 10'000) + "% reorder=" +

@@ -215,8 +215,43 @@ TEST_CASE("batching: requests arriving while a batch is in flight share the next
   CHECK(batch_sizes == std::vector<std::size_t>{1, 2});
 }
 
+TEST_CASE("batching: at max_batches_in_flight only an execution or a full batch opens the pipeline") {
+  Cluster c;
+  c.config.max_batches_in_flight = 1;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.start(i);
+  std::vector<std::size_t> batch_sizes;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (m.from == Principal::replica(0) && m.to == ReplicaId{1} && m.type() == wire::MsgType::pre_prepare) {
+      batch_sizes.push_back(Cluster::decode_as<wire::PrePrepare>(m.frame)->batch.size());
+    }
+    return false;
+  };
+  c.input(0, c.request(1, 1, counter::encode_inc()));  // out at once: nothing in flight
+  std::deque<synod::test::InFlight> first_batch;
+  std::swap(first_batch, c.network);  // held back: seq 1 stays in flight
+  c.input(0, c.request(2, 1, counter::encode_inc()));
+  c.input(0, c.request(3, 1, counter::encode_inc()));
+  c.advance(10 * c.config.batch_timeout_us, c.config.batch_timeout_us);  // past the batch timeout
+  CHECK(batch_sizes == std::vector<std::size_t>{1});  // still waiting for seq 1 to execute
+  c.network = std::move(first_batch);
+  c.deliver_all();  // seq 1 executes at the primary: the waiting requests go out together
+  CHECK(batch_sizes == std::vector<std::size_t>{1, 2});
+  // A full batch (batch_max_requests = 8) goes out even with one in flight.
+  c.input(0, c.request(1, 2, counter::encode_inc()));
+  CHECK(batch_sizes == std::vector<std::size_t>{1, 2, 1});
+  c.network.clear();  // seq 3 stays in flight
+  const std::vector<std::pair<ClientId, RequestNo>> more{{1, 3}, {1, 4}, {1, 5}, {2, 2}, {2, 3}, {2, 4}, {3, 2}, {3, 3}};
+  for (std::size_t k = 0; k < more.size(); ++k) {
+    c.input(0, c.request(more[k].first, more[k].second, counter::encode_inc()));
+    if (k + 1 < more.size()) CHECK(batch_sizes.size() == 3);
+  }
+  CHECK(batch_sizes == std::vector<std::size_t>{1, 2, 1, 8});
+}
+
 TEST_CASE("fair batching: a client with a full quota of requests does not crowd out another client") {
   Cluster c;  // batch_max_requests = 8, window = 8
+  c.config.max_batches_in_flight = c.config.window;  // one request per seq fills the window
+  for (ReplicaId i = 0; i < c.n(); ++i) c.start(i);   // with the new config (nothing persisted yet)
   std::vector<std::vector<ClientId>> batches;  // the clients of each pre-prepare, in order
   c.drop = [&](const synod::test::InFlight& m) {
     if (m.from == Principal::replica(0) && m.to == ReplicaId{1} && m.type() == wire::MsgType::pre_prepare) {

@@ -3,7 +3,8 @@
 // PBFT allows one outstanding request per client id (a replica answers a
 // client's requests in t order and keeps one cached reply per client), so
 // concurrency comes from a pool of client ids: each id is one
-// synod::client::Session with its own DEALER socket per replica. submit()
+// synod::client::Session; all of them share one DEALER socket per replica
+// (each id introduces itself to every replica when connecting). submit()
 // queues an operation; one I/O thread hands it to the first idle session,
 // drives retransmissions and timeouts, and fulfils the returned future.
 // With k ids, up to k requests are in flight; more wait in a bounded queue.

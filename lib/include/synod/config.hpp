@@ -49,11 +49,15 @@ struct ClusterConfig {
   std::vector<ReplicaInfo> replicas;  // ids must be 0..n-1
   std::vector<ClientInfo> clients;
 
-  // Batching: a batch closes when it holds batch_max_requests requests or
-  // batch_max_bytes of operations, or batch_timeout_us after its first request.
+  // Batching (core/batching.hpp): with nothing in flight a request goes out
+  // at once; otherwise a batch closes when it holds batch_max_requests
+  // requests or batch_max_bytes of operations, or batch_timeout_us after its
+  // first request, and while max_batches_in_flight batches are proposed and
+  // not executed only a full batch goes out.
   std::uint32_t batch_max_requests = 64;
   std::uint32_t batch_max_bytes = 1u << 20;
   std::uint32_t batch_timeout_us = 500;
+  std::uint32_t max_batches_in_flight = 2;
 
   // Checkpoints every checkpoint_interval (K) sequence numbers; the log window
   // L = window is a multiple of K (PROTOCOL.md: L = 2K).
