@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -471,9 +472,82 @@ void print_row(const Point& p) {
   std::fflush(stdout);
 }
 
-std::string to_json(const std::vector<Point>& points, const std::string& command) {
+// ---------------------------------------------------------------- ceiling
+
+// This machine's signature speed, measured now: CPU time of one sign and one
+// verify (synod_crypto, the cluster's default scheme, a 100-byte message).
+struct CryptoSpeed {
+  double sign_us = 0;
+  double verify_us = 0;
+};
+
+double thread_cpu_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+CryptoSpeed measure_crypto_speed() {
+  auto key = synod::crypto::PrivateKey::generate();
+  if (!key) fail("cannot generate a key: " + key.error().message);
+  auto pub = key->public_key();
+  if (!pub) fail("cannot derive a public key: " + pub.error().message);
+  const std::vector<std::uint8_t> message(100, 0x5a);
+  constexpr int kRounds = 400;
+  std::vector<std::uint8_t> signature;
+  CryptoSpeed speed;
+  double start = thread_cpu_us();
+  for (int i = 0; i < kRounds; ++i) signature = *key->sign(message);
+  speed.sign_us = (thread_cpu_us() - start) / kRounds;
+  start = thread_cpu_us();
+  for (int i = 0; i < kRounds; ++i)
+    if (!pub->verify(message, signature)) fail("a signature of ours does not verify");
+  speed.verify_us = (thread_cpu_us() - start) / kRounds;
+  return speed;
+}
+
+// The crypto a request costs however large its batch, and the throughput
+// at which it alone would fill every core: the verify-rate ceiling. Every
+// server verifies the client's signature and the client signs; with
+// signatures every server also signs its reply and the client verifies the
+// f+1 (pbft) or 1 (paxos, unreplicated) it needs; MAC replies cost ~nothing.
+double crypto_us_per_request(const Configuration& c, CryptoSpeed speed) {
+  const double servers = c.n;
+  double us = servers * speed.verify_us + speed.sign_us;
+  if (c.auth == "signatures") {
+    const double replies_checked = c.mode == "pbft" ? c.f + 1 : 1;
+    us += servers * speed.sign_us + replies_checked * speed.verify_us;
+  }
+  return us;
+}
+
+double ceiling_ops_per_sec(const Configuration& c, CryptoSpeed speed) {
+  return std::thread::hardware_concurrency() * 1e6 / crypto_us_per_request(c, speed);
+}
+
+void print_ceilings(const std::vector<Point>& points, CryptoSpeed speed) {
+  std::printf("\nverify-rate ceiling: sign %.1f us, verify %.1f us (CPU, measured now), %u cores\n", speed.sign_us,
+              speed.verify_us, std::thread::hardware_concurrency());
+  std::printf("%-26s %12s %14s %14s %7s\n", "configuration", "best ops/s", "crypto/request", "ceiling ops/s", "share");
+  std::vector<std::string> order;
+  std::map<std::string, const Point*> best;
+  for (const Point& p : points) {
+    const std::string label = p.config.label();
+    if (!best.contains(label)) order.push_back(label);
+    if (!best.contains(label) || p.ops_per_sec > best[label]->ops_per_sec) best[label] = &p;
+  }
+  for (const std::string& label : order) {
+    const Point& p = *best[label];
+    const double ceiling = ceiling_ops_per_sec(p.config, speed);
+    std::printf("%-26s %12.0f %11.0f us %14.0f %6.0f%%\n", label.c_str(), p.ops_per_sec,
+                crypto_us_per_request(p.config, speed), ceiling, 100.0 * p.ops_per_sec / ceiling);
+  }
+}
+
+std::string to_json(const std::vector<Point>& points, const std::string& command, CryptoSpeed speed) {
   std::ostringstream out;
   out << "{\"command\":\"" << json_escape(command) << "\",\"cpus\":" << std::thread::hardware_concurrency()
+      << ",\"sign_us\":" << fixed(speed.sign_us, 2) << ",\"verify_us\":" << fixed(speed.verify_us, 2)
       << ",\"results\":[";
   for (std::size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
@@ -486,7 +560,8 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
         << ",\"p99\":" << fixed(p.p99_us, 1) << ",\"p99.9\":" << fixed(p.p999_us, 1)
         << ",\"mean\":" << fixed(p.mean_us, 1) << "},\"batch_size\":" << optional_json(p.batch_size, 2)
         << ",\"server_cpu_us_per_op\":" << optional_json(p.server_cpu_us_per_op, 2)
-        << ",\"client_cpu_us_per_op\":" << fixed(p.client_cpu_us_per_op, 2) << "}";
+        << ",\"client_cpu_us_per_op\":" << fixed(p.client_cpu_us_per_op, 2)
+        << ",\"verify_rate_ceiling_ops_per_sec\":" << fixed(ceiling_ops_per_sec(p.config, speed), 1) << "}";
   }
   out << "\n]}\n";
   return out.str();
@@ -688,7 +763,9 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const std::string text = to_json(points, command);
+    const CryptoSpeed speed = measure_crypto_speed();
+    if (!json) print_ceilings(points, speed);
+    const std::string text = to_json(points, command, speed);
     if (json) std::fputs(text.c_str(), stdout);
     if (!json_path.empty()) {
       std::ofstream out(json_path, std::ios::trunc);
