@@ -18,7 +18,7 @@ void UnreplicatedCore::receive(TimeUs, ByteView frame, Effects& out) {
   if (envelope->type != wire::MsgType::request || !sender.is_client()) return reject(Rejection::invalid);
   if (config_.find_client(sender.id) == nullptr) return reject(Rejection::unknown_sender);
   const Bytes input = wire::signing_input(envelope->type, sender, as_view(envelope->payload));
-  if (!crypto_.verify(sender, as_view(input), as_view(envelope->authenticator))) {
+  if (!wire::request_authentic(config_, crypto_, self_, sender, as_view(input), as_view(envelope->authenticator))) {
     return reject(Rejection::bad_authenticator);
   }
   auto request = wire::decode<wire::Request>(as_view(envelope->payload));

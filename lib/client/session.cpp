@@ -79,7 +79,7 @@ Bytes Session::make_request_frame(bool read_only) const {
   request.read_only = read_only;
   request.op = op_;
   return wire::make_frame(Principal::client(self_), request,
-                          [this](ByteView data) { return crypto_->sign(data); });
+                          [this](ByteView data) { return wire::request_authenticator(*config_, *crypto_, data); });
 }
 
 void Session::send_to_leader(SessionEffects& out) const {

@@ -158,7 +158,10 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
     if (!signature) return reject(Rejection::bad_authenticator);
     return on_commit(sender.id, std::get<wire::Commit>(msg), *signature);
   }
-  if (!crypto_.verify(sender, input, env.authenticator)) return reject(Rejection::bad_authenticator);
+  const bool authentic = sender.is_client()
+                             ? wire::request_authentic(config_, crypto_, self_, sender, input, env.authenticator)
+                             : crypto_.verify(sender, input, env.authenticator);
+  if (!authentic) return reject(Rejection::bad_authenticator);
 
   const ReplicaId from = sender.id;
   std::visit(
@@ -325,7 +328,8 @@ bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
     // not verified twice.
     if (const auto* p = pending_.find({r.client, r.t}); p != nullptr && p->request == sr) continue;
     const Principal client = Principal::client(r.client);
-    if (!crypto_.verify(client, wire::signing_input_of(client, r), sr.signature)) return false;
+    if (!wire::request_authentic(config_, crypto_, self_, client, wire::signing_input_of(client, r), sr.signature))
+      return false;
   }
   return bytes <= config_.batch_max_bytes;
 }

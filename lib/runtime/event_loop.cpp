@@ -16,6 +16,7 @@
 #include "runtime/metrics.hpp"
 #include "runtime/routing_ids.hpp"
 #include "runtime/transport.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::runtime {
@@ -104,7 +105,8 @@ struct EventLoop::Impl {
     if (it != client_routes.end() && it->second == rid) return;  // known route: no second verification
     // A request's signature covers its whole payload (wire::signed_part).
     const Bytes input = wire::signing_input(envelope.type, envelope.sender, as_view(envelope.payload));
-    if (!crypto.verify(envelope.sender, as_view(input), as_view(envelope.authenticator))) return;
+    if (!wire::request_authentic(config, crypto, self, envelope.sender, as_view(input), as_view(envelope.authenticator)))
+      return;
     client_routes[c] = std::string(rid);
   }
 

@@ -17,6 +17,23 @@ bool reply_authentic(const ClusterConfig& config, const Crypto& crypto, const En
   return crypto.verify(envelope.sender, input, envelope.authenticator);
 }
 
+Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, ByteView input) {
+  Bytes signature = crypto.sign(input);
+  if (config.authentication != Authentication::macs) return signature;
+  return signature_and_macs(crypto, config.n(), input, std::move(signature));
+}
+
+bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
+                       ByteView input, ByteView authenticator) {
+  const std::size_t macs = static_cast<std::size_t>(config.n()) * kMacBytes;
+  if (config.authentication != Authentication::macs || authenticator.size() <= macs || self >= config.n())
+    return crypto.verify(client, input, authenticator);
+  const std::size_t signature_bytes = authenticator.size() - macs;
+  if (crypto.verify_mac(client, input, authenticator.subspan(signature_bytes + self * kMacBytes, kMacBytes)))
+    return true;
+  return crypto.verify(client, input, authenticator.first(signature_bytes));
+}
+
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature) {
   Bytes out = std::move(signature);
   out.reserve(out.size() + n * kMacBytes);

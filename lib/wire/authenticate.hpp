@@ -6,6 +6,13 @@
 // Replies: a signature (signatures) or one MAC under the key the replica
 // shares with the client (macs).
 //
+// Requests: a signature (signatures), or signature || MAC_0 || ... ||
+// MAC_{n-1} (macs). A replica accepts a request when its own MAC verifies,
+// and otherwise when the signature does: a MAC for replica i convinces
+// only i (the primary cannot forge it for a backup), and a faulty client
+// whose MACs hold at some replicas and not at others cannot stall a batch,
+// because its signature holds everywhere or nowhere.
+//
 // A replica message multicast to every replica in MAC mode that must still
 // be provable to a third party later (a pbft COMMIT: commit proofs in
 // catch-up) carries both: authenticator = signature || MAC_0 || ... ||
@@ -29,6 +36,14 @@ Bytes reply_frame(const ClusterConfig& config, const Crypto& crypto, ReplicaId s
 // True iff envelope (a REPLY) carries a valid authenticator from its sender
 // in the config's mode; crypto is the receiving client's.
 bool reply_authentic(const ClusterConfig& config, const Crypto& crypto, const Envelope& envelope);
+
+// The authenticator of a client's request over input (its signing input).
+Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, ByteView input);
+
+// True iff authenticator authenticates input as from `client` at replica
+// `self`, in the config's mode.
+bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
+                       ByteView input, ByteView authenticator);
 
 // signature || one MAC per replica 0..n-1 over input.
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature);

@@ -634,3 +634,51 @@ TEST_CASE("MAC mode: a commit is counted on its MAC alone, and a bad signature n
   const pbft::CertificateVerifier verify(c.config, c.crypto_of(3), 3);
   CHECK(verify.commit_proof(cb.view, cb.seq, c.crypto_of(3).digest(wire::encode_batch(cb.batch)), cb.commits));
 }
+
+TEST_CASE("MAC mode: a request is accepted on the receiving replica's own MAC, or else on its signature") {
+  Cluster c(1, {}, Authentication::macs);
+  // Client 1's request with signature || 4 MACs; byte offsets inside the authenticator.
+  const wire::Request req{1, 1, false, counter::encode_inc()};
+  const Bytes input = wire::signing_input_of(Principal::client(1), req);
+  const Bytes good = wire::request_authenticator(c.config, c.client_crypto(1), input);
+  REQUIRE(good.size() == crypto::kSignatureBytes + c.n() * kMacBytes);
+  const auto mac_of = [](ReplicaId i) { return crypto::kSignatureBytes + i * kMacBytes; };
+  const auto at = [&](ReplicaId i, const Bytes& authenticator) {
+    return wire::request_authentic(c.config, c.crypto_of(i), i, Principal::client(1), input, authenticator);
+  };
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(at(i, good));
+
+  Bytes bad_signature = good;
+  bad_signature[0] ^= 0x01;
+  for (ReplicaId i = 0; i < c.n(); ++i) CHECK(at(i, bad_signature));  // each replica's MAC suffices
+
+  Bytes bad_mac_2 = good;
+  bad_mac_2[mac_of(2)] ^= 0x01;
+  CHECK(at(2, bad_mac_2));  // replica 2 falls back to the signature
+
+  Bytes bad_both = bad_mac_2;
+  bad_both[0] ^= 0x01;
+  CHECK_FALSE(at(2, bad_both));
+  CHECK(at(1, bad_both));  // replica 1's MAC still holds: it convinces replica 1 only
+
+  // Another replica's MAC does not stand in for one's own.
+  Bytes swapped = bad_both;
+  std::copy_n(good.begin() + static_cast<std::ptrdiff_t>(mac_of(1)), kMacBytes,
+              swapped.begin() + static_cast<std::ptrdiff_t>(mac_of(2)));
+  CHECK_FALSE(at(2, swapped));
+
+  // End to end: the primary and one backup hold good MACs, replica 2 holds neither a
+  // good MAC nor a good signature and refuses the pre-prepare; the other three commit.
+  wire::Envelope env;
+  env.type = wire::MsgType::request;
+  env.sender = Principal::client(1);
+  env.payload = wire::encode(req);
+  env.authenticator = bad_both;
+  c.client_sends(1, wire::encode_envelope(env), 0);
+  c.deliver_all();
+  CHECK(c.rejected(2, Rejection::invalid) == 1);
+  CHECK(c.status(0).last_executed == 1);
+  CHECK(c.status(1).last_executed == 1);
+  CHECK(c.status(3).last_executed == 1);
+  CHECK(c.status(2).last_executed == 0);
+}

@@ -15,12 +15,14 @@ namespace synod {
 
 enum class Protocol : std::uint8_t { pbft, paxos };
 enum class SignatureScheme : std::uint8_t { ed25519, ecdsa_p256 };
-// How messages on the normal path are authenticated (PROTOCOL.md,
-// "Authentication"). signatures: every message is signed. macs: replies and
-// pbft commits carry HMAC-SHA256 authenticators under per-pair keys (derived
-// from the configured key pairs); everything that goes into a proof for a
-// third party (requests, pre-prepares, prepares, checkpoints, view changes,
-// and the commits inside a commit proof) stays signed.
+// How messages on the normal path are authenticated (wire/authenticate.hpp).
+// signatures: every message is signed. macs: HMAC-SHA256 authenticators
+// under per-pair keys (derived from the configured key pairs) on requests
+// (one MAC per replica, beside the client's signature, which a replica
+// checks only when its own MAC fails), on replies, and on pbft commits
+// (beside their signature, which is checked only when a commit proof is
+// served). Pre-prepares, prepares, checkpoints, view changes and new views
+// stay signed: they go into proofs for third parties.
 enum class Authentication : std::uint8_t { signatures, macs };
 
 const char* to_string(Protocol p);
