@@ -98,28 +98,20 @@ class Reader {
     for (auto&& [k, node] : root) {
       const std::string_view key = k.str();
       if (key == "replica" || key == "client") continue;  // arrays of tables, below
-      if (key == "protocol") {
+      // The enum-valued fields: a string their parse_*() accepts.
+      const auto enum_field = [&](auto parse, auto& member) -> Result<void> {
         auto text = string(node, key);
         if (!text) return std::unexpected(text.error());
-        auto p = parse_protocol(*text);
-        if (!p) return error_at(node.source(), key, p.error().message);
-        config.protocol = *p;
-        continue;
-      }
-      if (key == "signature_scheme") {
-        auto text = string(node, key);
-        if (!text) return std::unexpected(text.error());
-        auto s = parse_signature_scheme(*text);
-        if (!s) return error_at(node.source(), key, s.error().message);
-        config.signature_scheme = *s;
-        continue;
-      }
-      if (key == "authentication") {
-        auto text = string(node, key);
-        if (!text) return std::unexpected(text.error());
-        auto a = parse_authentication(*text);
-        if (!a) return error_at(node.source(), key, a.error().message);
-        config.authentication = *a;
+        auto value = parse(*text);
+        if (!value) return error_at(node.source(), key, value.error().message);
+        member = *value;
+        return {};
+      };
+      if (key == "protocol" || key == "signature_scheme" || key == "authentication") {
+        Result<void> ok = key == "protocol"           ? enum_field(parse_protocol, config.protocol)
+                          : key == "signature_scheme" ? enum_field(parse_signature_scheme, config.signature_scheme)
+                                                      : enum_field(parse_authentication, config.authentication);
+        if (!ok) return ok;
         continue;
       }
       bool known = false;

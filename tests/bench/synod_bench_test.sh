@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # synod-bench end to end, briefly: pbft f=1 (real synod-replica processes,
-# batch size read from their /metrics) and the unreplicated baseline, one
-# small point each. Checks the JSON is well-formed with nonzero throughput
+# batch size read from their /metrics) and the unreplicated baseline, with
+# signatures and with MAC authenticators, one small point each. Checks the JSON is well-formed with nonzero throughput
 # and a batch size for every point, and that --plot renders a PNG (skipped,
 # with a message, when gnuplot is not installed).
 # Usage: synod_bench_test.sh BIN_DIR
@@ -19,7 +19,7 @@ fi
 
 # synod-bench bounds itself (30 s to get a first answer, a 10 s client
 # timeout per request) and stops every process it started by pid.
-timeout 100 "$bin/synod-bench" --protocol pbft --unreplicated --f 1 --payload 128/128 --outstanding 2 \
+timeout 150 "$bin/synod-bench" --protocol pbft --unreplicated --auth signatures,macs --f 1 --payload 128/128 --outstanding 2 \
   --duration 1.5 --warmup 0.5 --json --json-file "$work/out.json" "${plot_args[@]}" > "$work/stdout.json"
 
 python3 - "$work/out.json" "$work/stdout.json" <<'PY'
@@ -28,8 +28,10 @@ for path in sys.argv[1:]:
     with open(path) as f:
         doc = json.load(f)
     results = doc["results"]
-    modes = sorted(r["mode"] for r in results)
-    assert modes == ["pbft", "unreplicated"], f"{path}: configurations {modes}"
+    modes = sorted((r["mode"], r["authentication"]) for r in results)
+    assert modes == [("pbft", "macs"), ("pbft", "signatures"), ("unreplicated", "macs"),
+                     ("unreplicated", "signatures")], f"{path}: configurations {modes}"
+    assert doc["verify_us"] > 0 and doc["sign_us"] > 0, f"{path}: no crypto speed"
     for r in results:
         assert r["ops"] > 0 and r["ops_per_sec"] > 0, f"{path}: no throughput in {r}"
         assert r["request_bytes"] == 128 and r["reply_bytes"] == 128, r
@@ -39,6 +41,7 @@ for path in sys.argv[1:]:
         # the executed-request and batch counters moved.
         assert r["batch_size"] is not None and r["batch_size"] >= 1, f"{path}: batch size {r['batch_size']}"
         assert r["server_cpu_us_per_op"] is not None and r["server_cpu_us_per_op"] > 0, r
+        assert r["verify_rate_ceiling_ops_per_sec"] > 0, r
 print("synod_bench_test: JSON ok:", ", ".join(
     f"{r['configuration']} {r['ops_per_sec']:.0f} ops/s p50 {r['latency_us']['p50']:.0f} us batch {r['batch_size']}"
     for r in results))

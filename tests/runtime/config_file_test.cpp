@@ -193,6 +193,30 @@ TEST_CASE("fsync: true by default, a boolean, written and read back") {
   }
 }
 
+TEST_CASE("authentication and max_batches_in_flight: defaults, read, rejected when bad, written and read back") {
+  TempDir dir;
+  auto config = load_cluster_config(write_cluster(dir));
+  REQUIRE(config);
+  CHECK(config->authentication == Authentication::signatures);
+  CHECK(config->max_batches_in_flight == 2);
+  auto macs = load_cluster_config(write_cluster(dir, "authentication = \"macs\"\nmax_batches_in_flight = 5\n"));
+  REQUIRE_MESSAGE(macs, macs.error().message);
+  CHECK(macs->authentication == Authentication::macs);
+  CHECK(macs->max_batches_in_flight == 5);
+  auto bad = load_cluster_config(write_cluster(dir, "authentication = \"hmac\"\n"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("key 'authentication'") != std::string::npos);
+  auto zero = load_cluster_config(write_cluster(dir, "max_batches_in_flight = 0\n"));
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error().message.find("max_batches_in_flight") != std::string::npos);
+  const auto out = dir.path() / "copy.toml";
+  REQUIRE(write_cluster_config(out, *macs));
+  auto loaded = load_cluster_config(out);
+  REQUIRE_MESSAGE(loaded, loaded.error().message);
+  CHECK(loaded->authentication == Authentication::macs);
+  CHECK(loaded->max_batches_in_flight == 5);
+}
+
 TEST_CASE("write_cluster_config then load_cluster_config round-trips every field") {
   TempDir dir;
   auto original = load_cluster_config(write_cluster(dir));
