@@ -493,30 +493,36 @@ CryptoSpeed measure_crypto_speed() {
   auto pub = key->public_key();
   if (!pub) fail("cannot derive a public key: " + pub.error().message);
   const std::vector<std::uint8_t> message(100, 0x5a);
-  constexpr int kRounds = 400;
+  // The best of three rounds: a busy machine only ever makes them slower.
+  constexpr int kRounds = 300;
   std::vector<std::uint8_t> signature;
-  CryptoSpeed speed;
-  double start = thread_cpu_us();
-  for (int i = 0; i < kRounds; ++i) signature = *key->sign(message);
-  speed.sign_us = (thread_cpu_us() - start) / kRounds;
-  start = thread_cpu_us();
-  for (int i = 0; i < kRounds; ++i)
-    if (!pub->verify(message, signature)) fail("a signature of ours does not verify");
-  speed.verify_us = (thread_cpu_us() - start) / kRounds;
+  CryptoSpeed speed{1e9, 1e9};
+  for (int round = 0; round < 3; ++round) {
+    double start = thread_cpu_us();
+    for (int i = 0; i < kRounds; ++i) signature = *key->sign(message);
+    speed.sign_us = std::min(speed.sign_us, (thread_cpu_us() - start) / kRounds);
+    start = thread_cpu_us();
+    for (int i = 0; i < kRounds; ++i)
+      if (!pub->verify(message, signature)) fail("a signature of ours does not verify");
+    speed.verify_us = std::min(speed.verify_us, (thread_cpu_us() - start) / kRounds);
+  }
   return speed;
 }
 
 // The signature work a request costs however large its batch, and the
 // throughput at which it alone would fill every core: the verify-rate
-// ceiling. The client signs its request. With signatures every server
-// verifies that signature and signs its reply, and the client verifies the
-// f+1 (pbft) or 1 (paxos, unreplicated) replies it needs. With MACs the
+// ceiling. The client signs its request. With signatures every server that
+// answers verifies that signature and signs its reply, and the client
+// verifies the f+1 (pbft) or 1 (paxos, unreplicated) replies it needs. With MACs the
 // servers check the request's MACs and MAC their replies (HMAC-SHA256, under
 // a microsecond each, not counted): only the client's signature remains.
 double crypto_us_per_request(const Configuration& c, CryptoSpeed speed) {
   if (c.auth == "macs") return speed.sign_us;
-  const double servers = c.n;
-  const double replies_checked = c.mode == "pbft" ? c.f + 1 : 1;
+  // pbft: every replica verifies the request and replies; paxos: the leader
+  // alone (followers take its batches, crash faults only).
+  const bool pbft = c.mode == "pbft";
+  const double servers = pbft ? c.n : 1;
+  const double replies_checked = pbft ? c.f + 1 : 1;
   return speed.sign_us + servers * (speed.verify_us + speed.sign_us) + replies_checked * speed.verify_us;
 }
 
@@ -525,7 +531,7 @@ double ceiling_ops_per_sec(const Configuration& c, CryptoSpeed speed) {
 }
 
 void print_ceilings(const std::vector<Point>& points, CryptoSpeed speed) {
-  std::printf("\nverify-rate ceiling: sign %.1f us, verify %.1f us (CPU, measured now), %u cores\n", speed.sign_us,
+  std::printf("\nverify-rate ceiling: sign %.1f us, verify %.1f us (CPU, measured at start), %u cores\n", speed.sign_us,
               speed.verify_us, std::thread::hardware_concurrency());
   std::printf("%-26s %12s %14s %14s %7s\n", "configuration", "best ops/s", "crypto/request", "ceiling ops/s", "share");
   std::vector<std::string> order;
@@ -718,6 +724,7 @@ int main(int argc, char** argv) {
     }
     if (auth_list.empty()) fail("--auth is empty");
     const std::size_t max_outstanding = *std::max_element(sweep.begin(), sweep.end());
+    const CryptoSpeed speed = measure_crypto_speed();  // first, before any server runs
     if (!json) print_table_header();
 
     auto run_configuration = [&](Cluster& cluster, const Configuration& c) {
@@ -762,7 +769,6 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const CryptoSpeed speed = measure_crypto_speed();
     if (!json) print_ceilings(points, speed);
     const std::string text = to_json(points, command, speed);
     if (json) std::fputs(text.c_str(), stdout);

@@ -145,6 +145,7 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
     // replica is never one a client made.
     return reject(Rejection::invalid);
   }
+  if (late_vote(msg)) return;
   // The authenticator covers the signed part: the whole payload, except for
   // PRE-PREPARE where it covers the header (the digest binds the batch).
   const bool whole_payload = env.type != wire::MsgType::pre_prepare;
@@ -181,6 +182,24 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
         else reject(Rejection::invalid);  // replies and paxos messages have no business here
       },
       msg);
+}
+
+// A PREPARE for an entry already prepared in this view, or (signature mode)
+// a COMMIT for one already committed in it, can change nothing (the
+// certificate is formed): it is dropped before its signature is checked. With f = 3 a replica
+// needs 2f = 6 of the 8 prepares it receives, so this saves a quarter of
+// its prepare verifications.
+bool PbftReplica::late_vote(const wire::Message& msg) const {
+  const auto* prepare = std::get_if<wire::Prepare>(&msg);
+  const auto* commit = std::get_if<wire::Commit>(&msg);
+  // In MAC mode a late commit costs one MAC, and provable_commit may need it.
+  if (prepare == nullptr && (commit == nullptr || macs())) return false;
+  const View v = prepare != nullptr ? prepare->view : commit->view;
+  const Seq s = prepare != nullptr ? prepare->seq : commit->seq;
+  if (v != view_ || !active_) return false;
+  const auto it = log_.find(s);
+  if (it == log_.end() || it->second.view != view_) return false;
+  return prepare != nullptr ? it->second.prepared : it->second.committed.has_value() && it->second.committed->view == view_;
 }
 
 // ------------------------------------------------------------------ requests

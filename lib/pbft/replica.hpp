@@ -73,6 +73,7 @@ class PbftReplica final : public Replica {
   // ---- input handling (replica.cpp)
   void begin(TimeUs now, Effects& out);
   void dispatch(const wire::Envelope& env, wire::Message& msg, ByteView frame);
+  bool late_vote(const wire::Message& msg) const;
   bool screen_request(const wire::Request& req, const Bytes& signature, ByteView frame);
   void forward_retransmission(PendingRequests<wire::SignedRequest>::Entry& held, ByteView frame);
   void on_request(const wire::Request& req, const wire::Envelope& env, ByteView frame);

@@ -682,3 +682,21 @@ TEST_CASE("MAC mode: a request is accepted on the receiving replica's own MAC, o
   CHECK(c.status(3).last_executed == 1);
   CHECK(c.status(2).last_executed == 0);
 }
+
+TEST_CASE("a prepare or commit that arrives after its certificate formed is dropped unverified") {
+  Cluster c;
+  increment(c, 1, 1);
+  REQUIRE(c.status(2).last_executed == 1);
+  const Digest d = c.nodes[2]->executed.at(0).batch_digest;
+  // Garbage signatures: verified, they would count as bad authenticators.
+  auto garbage = [&](auto message) {
+    Bytes frame = c.frame_as(1, message);
+    frame.back() ^= 0x01;
+    return frame;
+  };
+  c.input(2, garbage(wire::Prepare{0, 1, d}));
+  c.input(2, garbage(wire::Commit{0, 1, d}));
+  CHECK(c.rejected(2, Rejection::bad_authenticator) == 0);
+  c.input(2, garbage(wire::Prepare{0, 2, d}));  // seq 2 has no certificate: checked and refused
+  CHECK(c.rejected(2, Rejection::bad_authenticator) == 1);
+}
