@@ -75,7 +75,18 @@ Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::from_config(const ClusterC
     if (!clients.emplace(client.id, std::move(*key)).second)
       return fail(ErrorCode::invalid_config, "client " + std::to_string(client.id) + " is listed twice");
   }
-  return create(std::move(own_key), std::move(replicas), std::move(clients));
+  auto crypto = create(std::move(own_key), std::move(replicas), std::move(clients));
+  if (!crypto || config.authentication != Authentication::macs) return crypto;
+  // Every node shares MACs with every replica: those keys are derived now,
+  // so a key that cannot agree is a startup error and the first requests do
+  // not wait for derivations. Keys with clients come on first use.
+  for (const ReplicaInfo& replica : config.replicas) {
+    const Principal peer = Principal::replica(replica.id);
+    auto derived = (*crypto)->derive_mac(*(*crypto)->verifiers_.at(peer), peer);
+    if (!derived) return std::unexpected(std::move(derived.error()));
+    (*crypto)->macs_[peer] = std::move(*derived);
+  }
+  return crypto;
 }
 
 static_assert(crypto::kHmacSha256Bytes == kMacBytes);
@@ -104,23 +115,30 @@ bool OpenSslCrypto::verify(Principal signer, ByteView data, ByteView signature) 
   return verifier.key.verify(data, signature);
 }
 
+Result<std::unique_ptr<OpenSslCrypto::Guarded<crypto::Hmac>>> OpenSslCrypto::derive_mac(
+    Guarded<crypto::PublicKey>& peer_key, Principal peer) const {
+  static constexpr std::uint8_t kContext[] = {'s', 'y', 'n', 'o', 'd', ' ', 'm', 'a', 'c'};
+  crypto::Result<crypto::PairKey> key = [&] {
+    const std::lock_guard signer_lock(signer_.mutex);
+    const std::lock_guard peer_lock(peer_key.mutex);
+    return crypto::derive_pair_key(signer_.key, peer_key.key, kContext);
+  }();
+  if (!key) return fail(ErrorCode::crypto, "MAC key with " + describe(peer) + ": " + key.error().message);
+  auto hmac = crypto::Hmac::create(*key);
+  if (!hmac) return fail(ErrorCode::crypto, hmac.error().message);
+  return std::make_unique<Guarded<crypto::Hmac>>(std::move(*hmac));
+}
+
 OpenSslCrypto::Guarded<crypto::Hmac>* OpenSslCrypto::mac_for(Principal peer) const {
   const auto key_it = verifiers_.find(peer);
   if (key_it == verifiers_.end()) return nullptr;
   const std::lock_guard lock(macs_mutex_);
   auto& slot = macs_[peer];
   if (!slot) {
-    static constexpr std::uint8_t kContext[] = {'s', 'y', 'n', 'o', 'd', ' ', 'm', 'a', 'c'};
-    crypto::Result<crypto::PairKey> key = [&] {
-      const std::lock_guard signer_lock(signer_.mutex);
-      const std::lock_guard peer_lock(key_it->second->mutex);
-      return crypto::derive_pair_key(signer_.key, key_it->second->key, kContext);
-    }();
-    if (!key) std::fprintf(stderr, "synod: MAC key with %s: %s\n", describe(peer).c_str(), key.error().message.c_str());
-    SYNOD_ASSERT(key.has_value(), "cannot derive the MAC key with a configured peer");
-    auto hmac = crypto::Hmac::create(*key);
-    SYNOD_ASSERT(hmac.has_value(), "OpenSSL cannot provide HMAC-SHA256");
-    slot = std::make_unique<Guarded<crypto::Hmac>>(std::move(*hmac));
+    auto derived = derive_mac(*key_it->second, peer);
+    if (!derived) std::fprintf(stderr, "synod: %s\n", derived.error().message.c_str());
+    SYNOD_ASSERT(derived.has_value(), "cannot derive the MAC key with a configured peer");
+    slot = std::move(*derived);
   }
   return slot.get();
 }

@@ -8,9 +8,11 @@
 // untrusted input never makes it throw or crash.
 //
 // MACs: the key shared with a peer is derived (crypto::derive_pair_key:
-// ECDH + HKDF from this node's key pair and the peer's public key) on first
-// use and kept with its HMAC context; only configured principals have one,
-// so untrusted senders cannot make it derive without bound.
+// ECDH + HKDF from this node's key pair and the peer's public key) and kept
+// with its HMAC context: by from_config for every replica when the config
+// uses MACs, and on first use for anyone else configured. Only configured
+// principals have one, so untrusted senders cannot make it derive without
+// bound.
 //
 // Thread-safety: all methods are safe to call concurrently (they are const,
 // as synod::Crypto declares). Each key's OpenSSL contexts are reused and so
@@ -81,7 +83,10 @@ class OpenSslCrypto final : public Crypto {
   mutable Guarded<crypto::Sha256> sha256_;
   // unique_ptr: a mutex cannot move, and the map must be built after this.
   std::map<Principal, std::unique_ptr<Guarded<crypto::PublicKey>>> verifiers_;
-  // Pair keys, derived on first use (null: the peer has no configured key).
+  // Pair keys: with replicas derived by from_config in MAC mode, with
+  // clients on first use (null: the peer has no configured key).
+  Result<std::unique_ptr<Guarded<crypto::Hmac>>> derive_mac(Guarded<crypto::PublicKey>& peer_key,
+                                                             Principal peer) const;
   Guarded<crypto::Hmac>* mac_for(Principal peer) const;
   mutable std::mutex macs_mutex_;
   mutable std::map<Principal, std::unique_ptr<Guarded<crypto::Hmac>>> macs_;
