@@ -2,6 +2,23 @@
 
 namespace synod::wire {
 
+namespace {
+
+// signature || MAC_0 || ... || MAC_{n-1}: the signature and replica self's
+// MAC; nothing when the authenticator is too short to hold n MACs.
+struct Parts {
+  ByteView signature;
+  ByteView own_mac;
+};
+std::optional<Parts> split(std::uint32_t n, ReplicaId self, ByteView authenticator) {
+  const std::size_t macs = static_cast<std::size_t>(n) * kMacBytes;
+  if (self >= n || authenticator.size() <= macs) return std::nullopt;
+  const std::size_t signature_bytes = authenticator.size() - macs;
+  return Parts{authenticator.first(signature_bytes), authenticator.subspan(signature_bytes + self * kMacBytes, kMacBytes)};
+}
+
+}  // namespace
+
 Bytes reply_frame(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, const Reply& reply) {
   const Principal me = Principal::replica(self);
   if (config.authentication == Authentication::macs)
@@ -25,13 +42,10 @@ Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, B
 
 bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
                        ByteView input, ByteView authenticator) {
-  const std::size_t macs = static_cast<std::size_t>(config.n()) * kMacBytes;
-  if (config.authentication != Authentication::macs || authenticator.size() <= macs || self >= config.n())
-    return crypto.verify(client, input, authenticator);
-  const std::size_t signature_bytes = authenticator.size() - macs;
-  if (crypto.verify_mac(client, input, authenticator.subspan(signature_bytes + self * kMacBytes, kMacBytes)))
-    return true;
-  return crypto.verify(client, input, authenticator.first(signature_bytes));
+  const auto parts = config.authentication == Authentication::macs ? split(config.n(), self, authenticator)
+                                                                    : std::nullopt;
+  if (!parts) return crypto.verify(client, input, authenticator);
+  return crypto.verify_mac(client, input, parts->own_mac) || crypto.verify(client, input, parts->signature);
 }
 
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature) {
@@ -46,12 +60,9 @@ Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, 
 
 std::optional<Bytes> check_own_mac(const Crypto& crypto, std::uint32_t n, ReplicaId self, Principal sender,
                                    ByteView input, ByteView authenticator) {
-  const std::size_t macs = static_cast<std::size_t>(n) * kMacBytes;
-  if (self >= n || authenticator.size() <= macs) return std::nullopt;
-  const std::size_t signature_bytes = authenticator.size() - macs;
-  const ByteView tag = authenticator.subspan(signature_bytes + self * kMacBytes, kMacBytes);
-  if (!crypto.verify_mac(sender, input, tag)) return std::nullopt;
-  return Bytes(authenticator.begin(), authenticator.begin() + static_cast<std::ptrdiff_t>(signature_bytes));
+  const auto parts = split(n, self, authenticator);
+  if (!parts || !crypto.verify_mac(sender, input, parts->own_mac)) return std::nullopt;
+  return Bytes(parts->signature.begin(), parts->signature.end());
 }
 
 }  // namespace synod::wire

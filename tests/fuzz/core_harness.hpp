@@ -40,6 +40,7 @@
 
 #include "synod/examples/counter.hpp"
 #include "synod/replica.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::fuzz {
@@ -121,7 +122,7 @@ class TestCrypto final : public Crypto {
 
 // Signs `payload` of `type` as `sender` the way a correct node would
 // (a pre-prepare signs its header only), whether or not it decodes.
-inline Bytes forge_frame(Principal sender, wire::MsgType type, Bytes payload) {
+inline Bytes forge_frame(const ClusterConfig& config, Principal sender, wire::MsgType type, Bytes payload) {
   wire::Envelope e;
   e.type = type;
   e.sender = sender;
@@ -134,7 +135,14 @@ inline Bytes forge_frame(Principal sender, wire::MsgType type, Bytes payload) {
       signed_part = as_view(header);
     }
   }
-  e.authenticator = TestCrypto::sign_as(sender, wire::signing_input(type, sender, signed_part));
+  const Bytes input = wire::signing_input(type, sender, signed_part);
+  e.authenticator = TestCrypto::sign_as(sender, input);
+  // MAC mode: requests and commits also carry one MAC per replica, as the
+  // sender's own crypto computes them (wire/authenticate.hpp).
+  if (config.authentication == Authentication::macs &&
+      (type == wire::MsgType::request || type == wire::MsgType::commit)) {
+    e.authenticator = wire::signature_and_macs(TestCrypto(sender), config.n(), input, std::move(e.authenticator));
+  }
   return wire::encode_envelope(e);
 }
 
@@ -316,7 +324,7 @@ class Harness {
     const ReplicaId to = in.ConsumeIntegralInRange<ReplicaId>(0, config_.n() - 1);
     const wire::MsgType type = in.ConsumeBool() ? wire::MsgType::request : fuzzed_type(in);
     Bytes payload = in.ConsumeBytes<std::uint8_t>(in.ConsumeIntegralInRange<std::size_t>(0, 256));
-    input(to, forge_frame(Principal::client(kFaultyClient), type, std::move(payload)));
+    input(to, forge_frame(config_, Principal::client(kFaultyClient), type, std::move(payload)));
   }
 
   void forged_fresh(FuzzedDataProvider& in) {
@@ -324,7 +332,7 @@ class Harness {
     const wire::MsgType type = fuzzed_type(in);
     Bytes payload = in.ConsumeBytes<std::uint8_t>(in.ConsumeIntegralInRange<std::size_t>(0, 1024));
     forged_any_ = true;
-    input(to, forge_frame(Principal::replica(forged_), type, std::move(payload)));
+    input(to, forge_frame(config_, Principal::replica(forged_), type, std::move(payload)));
   }
 
   // An in-flight frame, edited byte-wise by the fuzzer, re-signed by the
@@ -342,7 +350,7 @@ class Harness {
     }
     const ReplicaId to = in.ConsumeIntegralInRange<ReplicaId>(0, config_.n() - 1);
     forged_any_ = true;
-    input(to, forge_frame(Principal::replica(forged_), env->type, std::move(payload)));
+    input(to, forge_frame(config_, Principal::replica(forged_), env->type, std::move(payload)));
   }
 
   ClusterConfig config_;
