@@ -388,4 +388,19 @@ inline ClusterConfig small_config(Protocol protocol) {
   return config;
 }
 
+// One fuzz input against small_config(protocol) in both authentication
+// modes (MAC mode parses authenticators of its own: signature || one MAC
+// per replica).
+template <class MakeCore>
+void run_in_both_modes(const std::uint8_t* data, std::size_t size, Protocol protocol, ReplicaId forged,
+                       bool byzantine_protocol, MakeCore make) {
+  for (const Authentication auth : {Authentication::signatures, Authentication::macs}) {
+    ClusterConfig config = small_config(protocol);
+    config.authentication = auth;
+    FuzzedDataProvider in(data, size);
+    Harness<MakeCore> harness(config, forged, byzantine_protocol, make);
+    harness.run(in);
+  }
+}
+
 }  // namespace synod::fuzz

@@ -13,14 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  const DurableState& disk) {
     return paxos::make_replica(config, id, crypto, app, disk, /*seed=*/id + 1);
   };
-  // The same input against both authentication modes (MAC mode parses
-  // authenticators of its own: signature || one MAC per replica).
-  for (const Authentication auth : {Authentication::signatures, Authentication::macs}) {
-    ClusterConfig config = fuzz::small_config(Protocol::paxos);
-    config.authentication = auth;
-    FuzzedDataProvider in(data, size);
-    fuzz::Harness<decltype(make)> harness(config, 2, false, make);
-    harness.run(in);
-  }
+  fuzz::run_in_both_modes(data, size, Protocol::paxos, 2, false, make);
   return 0;
 }

@@ -10,14 +10,6 @@ using namespace synod;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto make = [](const ClusterConfig& config, ReplicaId id, const Crypto& crypto, StateMachine& app,
                  const DurableState& disk) { return pbft::make_replica(config, id, crypto, app, disk); };
-  // The same input against both authentication modes (MAC mode parses
-  // authenticators of its own: signature || one MAC per replica).
-  for (const Authentication auth : {Authentication::signatures, Authentication::macs}) {
-    ClusterConfig config = fuzz::small_config(Protocol::pbft);
-    config.authentication = auth;
-    FuzzedDataProvider in(data, size);
-    fuzz::Harness<decltype(make)> harness(config, 3, true, make);
-    harness.run(in);
-  }
+  fuzz::run_in_both_modes(data, size, Protocol::pbft, 3, true, make);
   return 0;
 }
