@@ -101,15 +101,20 @@ struct AsyncClient::Impl {
     }
   }
 
-  // The lane a frame from a replica is for: a REPLY names its client. Other
-  // frames (the answers to connect()'s status requests) and garbage have none.
+  // The lane a frame from a replica is for: a REPLY names its client. The
+  // answers to connect()'s status requests have none; anything else without
+  // one is counted as a rejected reply.
   Lane* lane_for(ByteView frame) {
     auto envelope = wire::decode_envelope(frame, config.max_frame_bytes);
-    if (!envelope || envelope->type != wire::MsgType::reply) return nullptr;
-    auto reply = wire::decode<wire::Reply>(as_view(envelope->payload));
-    if (!reply) return nullptr;
-    auto it = lane_of.find(reply->client);
-    return it == lane_of.end() ? nullptr : &lanes[it->second];
+    if (envelope && envelope->type == wire::MsgType::status_reply) return nullptr;
+    if (envelope && envelope->type == wire::MsgType::reply) {
+      if (auto reply = wire::decode<wire::Reply>(as_view(envelope->payload))) {
+        if (auto it = lane_of.find(reply->client); it != lane_of.end()) return &lanes[it->second];
+      }
+    }
+    std::lock_guard lock(mutex);
+    ++stats.replies_rejected;
+    return nullptr;
   }
 
   void finish(Lane& lane, Result<Bytes> result) {

@@ -186,9 +186,9 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
 
 // A PREPARE for an entry already prepared in this view, or (signature mode)
 // a COMMIT for one already committed in it, can change nothing (the
-// certificate is formed): it is dropped before its signature is checked. With f = 3 a replica
-// needs 2f = 6 of the 8 prepares it receives, so this saves a quarter of
-// its prepare verifications.
+// certificate is formed): it is dropped before its signature is checked.
+// With f = 3 a replica needs 2f = 6 of the 8 prepares it receives, so this
+// saves a quarter of its prepare verifications.
 bool PbftReplica::late_vote(const wire::Message& msg) const {
   const auto* prepare = std::get_if<wire::Prepare>(&msg);
   const auto* commit = std::get_if<wire::Commit>(&msg);
