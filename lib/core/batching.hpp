@@ -18,10 +18,12 @@ enum class BatchDecision : std::uint8_t {
   wait_for_execution,  // the pipeline is full: the next execution re-decides
 };
 
-// in_flight: batches proposed and not yet executed; due: the batch timeout
-// of the oldest waiting request.
-inline BatchDecision batch_decision(bool full, std::uint64_t in_flight, std::uint32_t max_in_flight, TimeUs now,
-                                    TimeUs due) {
+// next: the sequence number (slot) the next batch takes; last_executed: the
+// highest executed one, so the batches in flight are those between; due:
+// the batch timeout of the oldest waiting request.
+inline BatchDecision batch_decision(bool full, std::uint64_t next, std::uint64_t last_executed,
+                                    std::uint32_t max_in_flight, TimeUs now, TimeUs due) {
+  const std::uint64_t in_flight = next > last_executed + 1 ? next - 1 - last_executed : 0;
   if (full || in_flight == 0) return BatchDecision::propose;
   if (in_flight >= max_in_flight) return BatchDecision::wait_for_execution;
   return now < due ? BatchDecision::wait_until_due : BatchDecision::propose;

@@ -122,10 +122,8 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
   // (clients and replicas alike): the envelope sender is the authenticated
   // identity. A client's request may carry MACs (wire/authenticate.hpp).
   const Bytes input = wire::signing_input(env.type, sender, env.payload);
-  const bool authentic = sender.is_client()
-                             ? wire::request_authentic(config_, crypto_, self_, sender, input, env.authenticator)
-                             : crypto_.verify(sender, input, env.authenticator);
-  if (!authentic) return reject(Rejection::bad_authenticator);
+  if (!wire::sender_authentic(config_, crypto_, self_, sender, input, env.authenticator))
+    return reject(Rejection::bad_authenticator);
   const ReplicaId from = sender.id;
   std::visit(
       [&](const auto& m) {
@@ -204,9 +202,8 @@ void PaxosReplica::maybe_propose() {
     std::size_t bytes = 0;
     for (const PendingKey& k : keys) bytes += pending_.at(k).bytes;
     const bool full = keys.size() == config_.batch_max_requests || bytes >= config_.batch_max_bytes;
-    const std::uint64_t in_flight = next_slot_ > last_executed_ + 1 ? next_slot_ - 1 - last_executed_ : 0;
     const TimeUs due = oldest + config_.batch_timeout_us;
-    switch (batch_decision(full, in_flight, config_.max_batches_in_flight, now_, due)) {
+    switch (batch_decision(full, next_slot_, last_executed_, config_.max_batches_in_flight, now_, due)) {
       case BatchDecision::propose: break;
       case BatchDecision::wait_until_due: batch_deadline_ = due; return;
       case BatchDecision::wait_for_execution: batch_deadline_ = kNever; return;

@@ -48,6 +48,12 @@ bool request_authentic(const ClusterConfig& config, const Crypto& crypto, Replic
   return crypto.verify_mac(client, input, parts->own_mac) || crypto.verify(client, input, parts->signature);
 }
 
+bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal sender,
+                      ByteView input, ByteView authenticator) {
+  if (sender.is_client()) return request_authentic(config, crypto, self, sender, input, authenticator);
+  return crypto.verify(sender, input, authenticator);
+}
+
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature) {
   Bytes out = std::move(signature);
   out.reserve(out.size() + n * kMacBytes);

@@ -45,6 +45,11 @@ Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, B
 bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
                        ByteView input, ByteView authenticator);
 
+// A signed envelope's authenticator at replica `self`: a client's as a
+// request (request_authentic), anyone else's as a signature.
+bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal sender,
+                      ByteView input, ByteView authenticator);
+
 // signature || one MAC per replica 0..n-1 over input.
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature);
 
