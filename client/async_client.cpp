@@ -274,7 +274,7 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
     }
     Lane& lane = impl->lanes.emplace_back();
     lane.id = identity.id;
-    auto crypto = runtime::OpenSslCrypto::from_config(impl->config, std::move(identity.key));
+    auto crypto = runtime::OpenSslCrypto::for_client(impl->config, std::move(identity.key));
     if (!crypto) return std::unexpected(crypto.error());
     lane.crypto = std::move(*crypto);
     lane.session = std::make_unique<client::Session>(impl->config, lane.id, *lane.crypto, first_t);

@@ -185,7 +185,7 @@ Result<std::unique_ptr<Client>> Client::connect(const ClusterConfig& config, Cli
     return fail(ErrorCode::invalid_argument, "client " + std::to_string(id) + " is not in the cluster config");
   }
   auto impl = std::make_unique<Impl>(config, id, options);
-  auto crypto = runtime::OpenSslCrypto::from_config(impl->config, std::move(key));
+  auto crypto = runtime::OpenSslCrypto::for_client(impl->config, std::move(key));
   if (!crypto) return std::unexpected(crypto.error());
   impl->crypto = std::move(*crypto);
   impl->session = std::make_unique<client::Session>(impl->config, id, *impl->crypto,

@@ -58,6 +58,16 @@ Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::create(crypto::PrivateKey 
 
 Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::from_config(const ClusterConfig& config,
                                                                   crypto::PrivateKey own_key) {
+  return load(config, std::move(own_key), /*with_client_keys=*/true);
+}
+
+Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::for_client(const ClusterConfig& config,
+                                                                 crypto::PrivateKey own_key) {
+  return load(config, std::move(own_key), /*with_client_keys=*/false);
+}
+
+Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::load(const ClusterConfig& config, crypto::PrivateKey own_key,
+                                                           bool with_client_keys) {
   const crypto::Scheme scheme = to_crypto(config.signature_scheme);
   if (auto ok = same_scheme(scheme, own_key.scheme(), "this node's private key"); !ok)
     return std::unexpected(std::move(ok.error()));
@@ -69,11 +79,13 @@ Result<std::unique_ptr<OpenSslCrypto>> OpenSslCrypto::from_config(const ClusterC
       return fail(ErrorCode::invalid_config, "replica " + std::to_string(replica.id) + " is listed twice");
   }
   ClientKeys clients;
-  for (const ClientInfo& client : config.clients) {
-    auto key = parse_key(client.public_key, Principal::client(client.id));
-    if (!key) return std::unexpected(std::move(key.error()));
-    if (!clients.emplace(client.id, std::move(*key)).second)
-      return fail(ErrorCode::invalid_config, "client " + std::to_string(client.id) + " is listed twice");
+  if (with_client_keys) {
+    for (const ClientInfo& client : config.clients) {
+      auto key = parse_key(client.public_key, Principal::client(client.id));
+      if (!key) return std::unexpected(std::move(key.error()));
+      if (!clients.emplace(client.id, std::move(*key)).second)
+        return fail(ErrorCode::invalid_config, "client " + std::to_string(client.id) + " is listed twice");
+    }
   }
   auto crypto = create(std::move(own_key), std::move(replicas), std::move(clients));
   if (!crypto || config.authentication != Authentication::macs) return crypto;

@@ -192,6 +192,34 @@ TEST_CASE("from_config reads PEM public keys from the cluster config") {
   }
 }
 
+TEST_CASE("for_client holds the replicas' keys and no client's") {
+  std::vector<crypto::PrivateKey> replicas;
+  for (int i = 0; i < 4; ++i) replicas.push_back(generate());
+  crypto::PrivateKey client0 = generate();
+  crypto::PrivateKey client1 = generate();
+  std::vector<std::string> replica_pems;
+  for (const auto& key : replicas) replica_pems.push_back(pem_of(key));
+  // Client 1's entry is not even valid PEM: a client never reads it.
+  const ClusterConfig config = config_with(replica_pems, {pem_of(client0), "not a key"});
+
+  auto as_client = OpenSslCrypto::for_client(config, copy_of(client0));
+  REQUIRE(as_client.has_value());
+  auto as_replica = OpenSslCrypto::from_config(config_with(replica_pems, {pem_of(client0), pem_of(client1)}),
+                                               copy_of(replicas[3]));
+  REQUIRE(as_replica.has_value());
+  const Bytes reply = bytes_of("reply result=ok");
+  CHECK((*as_client)->verify(Principal::replica(3), reply, (*as_replica)->sign(reply)));
+  // Another client's signature: that key was never loaded.
+  auto other = OpenSslCrypto::for_client(config, copy_of(client1));
+  REQUIRE(other.has_value());
+  CHECK_FALSE((*as_client)->verify(Principal::client(1), reply, (*other)->sign(reply)));
+  // A replica's key is still checked.
+  const ClusterConfig broken = config_with({replica_pems[0], "not a key"}, {pem_of(client0)});
+  auto refused = OpenSslCrypto::for_client(broken, copy_of(client0));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("replica 1") != std::string::npos);
+}
+
 TEST_CASE("from_config names the entry whose public key is not valid PEM") {
   crypto::PrivateKey key = generate();
   const ClusterConfig config = config_with({pem_of(key), "not a key", pem_of(generate())}, {});
