@@ -41,6 +41,7 @@
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <zmq.hpp>
 
 #include "runtime/config_file.hpp"
 #include "runtime/free_ports.hpp"
@@ -474,11 +475,15 @@ void print_row(const Point& p) {
 
 // ---------------------------------------------------------------- ceiling
 
-// This machine's signature speed, measured now: CPU time of one sign and one
-// verify (synod_crypto, the cluster's default scheme, a 100-byte message).
-struct CryptoSpeed {
+// This machine's signature speed: CPU time of one sign and one verify
+// (synod_crypto, the cluster's default scheme, a 100-byte message); and its
+// transport's: the p50 round trip of a 100-byte ZeroMQ message between two
+// contexts (so through both I/O threads, as between processes) over loopback
+// TCP, with no synod code on the way.
+struct MachineSpeed {
   double sign_us = 0;
   double verify_us = 0;
+  double round_trip_us = 0;
 };
 
 double thread_cpu_us() {
@@ -487,7 +492,45 @@ double thread_cpu_us() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-CryptoSpeed measure_crypto_speed() {
+double measure_round_trip_us() {
+  constexpr int kWarmup = 200;
+  constexpr int kRounds = 2000;
+  zmq::context_t server_context(1);
+  zmq::context_t client_context(1);
+  zmq::socket_t router(server_context, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::rcvtimeo, 5000);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::thread echo([&] {
+    for (int i = 0; i < kWarmup + kRounds; ++i) {
+      zmq::message_t id, body;
+      if (!router.recv(id) || !router.recv(body)) return;
+      router.send(id, zmq::send_flags::sndmore);
+      router.send(body, zmq::send_flags::none);
+    }
+  });
+  zmq::socket_t dealer(client_context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::rcvtimeo, 5000);
+  dealer.connect(endpoint);
+  std::vector<double> samples;
+  const std::vector<std::uint8_t> message(100, 0x5a);
+  bool lost = false;
+  for (int i = 0; i < kWarmup + kRounds && !lost; ++i) {
+    const auto start = Clock::now();
+    dealer.send(zmq::buffer(message), zmq::send_flags::none);
+    zmq::message_t reply;
+    lost = !dealer.recv(reply);
+    if (i >= kWarmup) samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  echo.join();
+  if (lost) fail("the loopback ZeroMQ round trip got no answer in 5 s");
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+MachineSpeed measure_machine_speed() {
   auto key = synod::crypto::PrivateKey::generate();
   if (!key) fail("cannot generate a key: " + key.error().message);
   auto pub = key->public_key();
@@ -496,7 +539,7 @@ CryptoSpeed measure_crypto_speed() {
   // The best of three rounds: a busy machine only ever makes them slower.
   constexpr int kRounds = 300;
   std::vector<std::uint8_t> signature;
-  CryptoSpeed speed{1e9, 1e9};
+  MachineSpeed speed{1e9, 1e9};
   for (int round = 0; round < 3; ++round) {
     double start = thread_cpu_us();
     for (int i = 0; i < kRounds; ++i) signature = *key->sign(message);
@@ -506,7 +549,16 @@ CryptoSpeed measure_crypto_speed() {
       if (!pub->verify(message, signature)) fail("a signature of ours does not verify");
     speed.verify_us = std::min(speed.verify_us, (thread_cpu_us() - start) / kRounds);
   }
+  speed.round_trip_us = measure_round_trip_us();
   return speed;
+}
+
+// The better of two measurements: a busy or throttled moment only ever makes
+// one slower. synod-bench measures before the first server starts and after
+// the last one stops.
+MachineSpeed best_of(MachineSpeed a, MachineSpeed b) {
+  return {std::min(a.sign_us, b.sign_us), std::min(a.verify_us, b.verify_us),
+          std::min(a.round_trip_us, b.round_trip_us)};
 }
 
 // The signature work a request costs however large its batch, and the
@@ -516,7 +568,7 @@ CryptoSpeed measure_crypto_speed() {
 // verifies the f+1 (pbft) or 1 (paxos, unreplicated) replies it needs. With MACs the
 // servers check the request's MACs and MAC their replies (HMAC-SHA256, under
 // a microsecond each, not counted): only the client's signature remains.
-double crypto_us_per_request(const Configuration& c, CryptoSpeed speed) {
+double crypto_us_per_request(const Configuration& c, MachineSpeed speed) {
   if (c.auth == "macs") return speed.sign_us;
   // pbft: every replica verifies the request and replies; paxos: the leader
   // alone (followers take its batches, crash faults only).
@@ -526,12 +578,12 @@ double crypto_us_per_request(const Configuration& c, CryptoSpeed speed) {
   return speed.sign_us + servers * (speed.verify_us + speed.sign_us) + replies_checked * speed.verify_us;
 }
 
-double ceiling_ops_per_sec(const Configuration& c, CryptoSpeed speed) {
+double ceiling_ops_per_sec(const Configuration& c, MachineSpeed speed) {
   return std::thread::hardware_concurrency() * 1e6 / crypto_us_per_request(c, speed);
 }
 
-void print_ceilings(const std::vector<Point>& points, CryptoSpeed speed) {
-  std::printf("\nverify-rate ceiling: sign %.1f us, verify %.1f us (CPU, measured at start), %u cores\n", speed.sign_us,
+void print_ceilings(const std::vector<Point>& points, MachineSpeed speed) {
+  std::printf("\nverify-rate ceiling: sign %.1f us, verify %.1f us (CPU, best of start and end), %u cores\n", speed.sign_us,
               speed.verify_us, std::thread::hardware_concurrency());
   std::printf("%-26s %12s %14s %14s %7s\n", "configuration", "best ops/s", "crypto/request", "ceiling ops/s", "share");
   std::vector<std::string> order;
@@ -549,10 +601,44 @@ void print_ceilings(const std::vector<Point>& points, CryptoSpeed speed) {
   }
 }
 
-std::string to_json(const std::vector<Point>& points, const std::string& command, CryptoSpeed speed) {
+// The one-way message hops between submit() and the accepted result on the
+// normal path: unreplicated request and reply; paxos request, accept,
+// accepted, reply; pbft request, pre-prepare, prepare, commit, reply. Each
+// costs at least half a ZeroMQ round trip, so hops x round trip / 2 is a
+// floor under the unloaded latency before any CPU work (signatures, the
+// protocol, the app) is counted.
+std::uint32_t normal_path_hops(const Configuration& c) {
+  if (c.mode == "unreplicated") return 2;
+  return c.mode == "pbft" ? 5 : 4;
+}
+
+double latency_floor_us(const Configuration& c, MachineSpeed speed) {
+  return normal_path_hops(c) * speed.round_trip_us / 2;
+}
+
+void print_latency_floors(const std::vector<Point>& points, MachineSpeed speed) {
+  std::printf("\nlatency floor: ZeroMQ round trip p50 %.1f us on loopback (best of start and end)\n",
+              speed.round_trip_us);
+  std::printf("%-26s %12s %6s %10s %12s\n", "configuration", "outstanding", "hops", "floor us", "p50 us");
+  std::vector<std::string> order;
+  std::map<std::string, const Point*> least;  // the point with the fewest requests outstanding
+  for (const Point& p : points) {
+    const std::string label = p.config.label();
+    if (!least.contains(label)) order.push_back(label);
+    if (!least.contains(label) || p.outstanding < least[label]->outstanding) least[label] = &p;
+  }
+  for (const std::string& label : order) {
+    const Point& p = *least[label];
+    std::printf("%-26s %12zu %6u %10.0f %12.0f\n", label.c_str(), p.outstanding, normal_path_hops(p.config),
+                latency_floor_us(p.config, speed), p.p50_us);
+  }
+}
+
+std::string to_json(const std::vector<Point>& points, const std::string& command, MachineSpeed speed) {
   std::ostringstream out;
   out << "{\"command\":\"" << json_escape(command) << "\",\"cpus\":" << std::thread::hardware_concurrency()
       << ",\"sign_us\":" << fixed(speed.sign_us, 2) << ",\"verify_us\":" << fixed(speed.verify_us, 2)
+      << ",\"round_trip_us\":" << fixed(speed.round_trip_us, 2)
       << ",\"results\":[";
   for (std::size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
@@ -566,7 +652,8 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
         << ",\"mean\":" << fixed(p.mean_us, 1) << "},\"batch_size\":" << optional_json(p.batch_size, 2)
         << ",\"server_cpu_us_per_op\":" << optional_json(p.server_cpu_us_per_op, 2)
         << ",\"client_cpu_us_per_op\":" << fixed(p.client_cpu_us_per_op, 2)
-        << ",\"verify_rate_ceiling_ops_per_sec\":" << fixed(ceiling_ops_per_sec(p.config, speed), 1) << "}";
+        << ",\"verify_rate_ceiling_ops_per_sec\":" << fixed(ceiling_ops_per_sec(p.config, speed), 1)
+        << ",\"latency_floor_us\":" << fixed(latency_floor_us(p.config, speed), 1) << "}";
   }
   out << "\n]}\n";
   return out.str();
@@ -724,7 +811,7 @@ int main(int argc, char** argv) {
     }
     if (auth_list.empty()) fail("--auth is empty");
     const std::size_t max_outstanding = *std::max_element(sweep.begin(), sweep.end());
-    const CryptoSpeed speed = measure_crypto_speed();  // first, before any server runs
+    MachineSpeed speed = measure_machine_speed();  // first, before any server runs
     if (!json) print_table_header();
 
     auto run_configuration = [&](Cluster& cluster, const Configuration& c) {
@@ -769,7 +856,11 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (!json) print_ceilings(points, speed);
+    speed = best_of(speed, measure_machine_speed());  // and again once every server has stopped
+    if (!json) {
+      print_ceilings(points, speed);
+      print_latency_floors(points, speed);
+    }
     const std::string text = to_json(points, command, speed);
     if (json) std::fputs(text.c_str(), stdout);
     if (!json_path.empty()) {

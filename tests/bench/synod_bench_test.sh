@@ -32,6 +32,7 @@ for path in sys.argv[1:]:
     assert modes == [("pbft", "macs"), ("pbft", "signatures"), ("unreplicated", "macs"),
                      ("unreplicated", "signatures")], f"{path}: configurations {modes}"
     assert doc["verify_us"] > 0 and doc["sign_us"] > 0, f"{path}: no crypto speed"
+    assert doc["round_trip_us"] > 0, f"{path}: no transport round trip"
     for r in results:
         assert r["ops"] > 0 and r["ops_per_sec"] > 0, f"{path}: no throughput in {r}"
         assert r["request_bytes"] == 128 and r["reply_bytes"] == 128, r
@@ -42,6 +43,9 @@ for path in sys.argv[1:]:
         assert r["batch_size"] is not None and r["batch_size"] >= 1, f"{path}: batch size {r['batch_size']}"
         assert r["server_cpu_us_per_op"] is not None and r["server_cpu_us_per_op"] > 0, r
         assert r["verify_rate_ceiling_ops_per_sec"] > 0, r
+        # Normal-path hops x half a round trip: pbft 5, the baseline 2.
+        hops = {"pbft": 5, "unreplicated": 2}[r["mode"]]
+        assert abs(r["latency_floor_us"] - hops * doc["round_trip_us"] / 2) < 0.1, r
 print("synod_bench_test: JSON ok:", ", ".join(
     f"{r['configuration']} {r['ops_per_sec']:.0f} ops/s p50 {r['latency_us']['p50']:.0f} us batch {r['batch_size']}"
     for r in results))
