@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <algorithm>
 #include <optional>
+#include <thread>
 #include <random>
 #include <string>
 
@@ -98,6 +100,11 @@ int main(int argc, char** argv) {
                      synod::fault::mode_names());
   cli.add_option("--fault-delay-ms", fault.slow_delay_ms, "with --fault slow: how long every outgoing frame waits")
       ->capture_default_str();
+  std::optional<unsigned> verify_helpers;
+  cli.add_option("--verify-helpers", verify_helpers,
+                 "threads that help verify the client signatures of a pre-prepare's batch (pbft, signatures), "
+                 "in parallel with the event loop (default: this machine's cores - 1, at most 7; 0: none)")
+      ->check(CLI::Range(0u, 64u));
   CLI11_PARSE(cli, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -117,6 +124,8 @@ int main(int argc, char** argv) {
   if (!key) return die("private key " + key_path + ": " + key.error().message);
   auto crypto = synod::runtime::OpenSslCrypto::from_config(*config, std::move(*key));
   if (!crypto) return die(crypto.error().message);
+  (*crypto)->use_verify_helpers(
+      verify_helpers.value_or(std::clamp(std::thread::hardware_concurrency(), 1u, 8u) - 1));
 
   auto storage = synod::runtime::LmdbStorage::open(data_dir, map_mib << 20, config->fsync);
   if (!storage) return die(storage.error().message);

@@ -127,6 +127,17 @@ bool OpenSslCrypto::verify(Principal signer, ByteView data, ByteView signature) 
   return verifier.key.verify(data, signature);
 }
 
+bool OpenSslCrypto::verify_all(std::span<const SignatureCheck> checks) const {
+  if (!helpers_) return Crypto::verify_all(checks);
+  return helpers_->all_of(checks.size(), [&](std::size_t i) {
+    return verify(checks[i].signer, checks[i].data, checks[i].signature);
+  });
+}
+
+void OpenSslCrypto::use_verify_helpers(unsigned helpers) {
+  helpers_ = helpers == 0 ? nullptr : std::make_unique<HelperPool>(helpers);
+}
+
 Result<std::unique_ptr<OpenSslCrypto::Guarded<crypto::Hmac>>> OpenSslCrypto::derive_mac(
     Guarded<crypto::PublicKey>& peer_key, Principal peer) const {
   static constexpr std::uint8_t kContext[] = {'s', 'y', 'n', 'o', 'd', ' ', 'm', 'a', 'c'};

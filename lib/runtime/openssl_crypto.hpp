@@ -20,12 +20,17 @@
 // parallel, those for one signer, signing and digesting are each serialised.
 // A verification pool that needs more parallelism builds one OpenSslCrypto
 // per worker.
+//
+// verify_all: with use_verify_helpers(k), k helper threads and the caller
+// check a batch's signatures in parallel (runtime/helper_pool.hpp); without,
+// or for fewer than two, the caller checks them in order.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "runtime/helper_pool.hpp"
 #include "synod/config.hpp"
 #include "synod/crypto/hmac.hpp"
 #include "synod/crypto/private_key.hpp"
@@ -65,12 +70,18 @@ class OpenSslCrypto final : public Crypto {
   // take part safely).
   Bytes sign(ByteView data) const override;
   bool verify(Principal signer, ByteView data, ByteView signature) const override;
+  bool verify_all(std::span<const SignatureCheck> checks) const override;
   // Stops the process for a peer with no configured key (a bug: cores MAC
   // only for configured principals) or if OpenSSL cannot derive the key.
   Bytes mac(Principal peer, ByteView data) const override;
   bool verify_mac(Principal peer, ByteView data, ByteView tag) const override;
 
   crypto::Scheme scheme() const { return scheme_; }
+
+  // Starts `helpers` threads for verify_all (0: none, the default). Call it
+  // before the object is shared with other threads.
+  void use_verify_helpers(unsigned helpers);
+  unsigned verify_helpers() const { return helpers_ ? helpers_->helpers() : 0; }
 
  private:
   // A key with the contexts it reuses, and the lock that makes that safe.
@@ -97,6 +108,7 @@ class OpenSslCrypto final : public Crypto {
   Guarded<crypto::Hmac>* mac_for(Principal peer) const;
   mutable std::mutex macs_mutex_;
   mutable std::map<Principal, std::unique_ptr<Guarded<crypto::Hmac>>> macs_;
+  std::unique_ptr<HelperPool> helpers_;  // verify_all's, when started
 };
 
 }  // namespace synod::runtime

@@ -40,12 +40,37 @@ Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, B
   return signature_and_macs(crypto, config.n(), input, std::move(signature));
 }
 
-bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
-                       ByteView input, ByteView authenticator) {
+namespace {
+
+// The signature a request's authenticator still needs checked at replica
+// self: none when its MAC for self verifies (MAC mode), else the signature
+// part, or the whole authenticator when it holds no MACs.
+std::optional<ByteView> signature_to_check(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
+                                           Principal client, ByteView input, ByteView authenticator) {
   const auto parts = config.authentication == Authentication::macs ? split(config.n(), self, authenticator)
                                                                     : std::nullopt;
-  if (!parts) return crypto.verify(client, input, authenticator);
-  return crypto.verify_mac(client, input, parts->own_mac) || crypto.verify(client, input, parts->signature);
+  if (!parts) return authenticator;
+  if (crypto.verify_mac(client, input, parts->own_mac)) return std::nullopt;
+  return parts->signature;
+}
+
+}  // namespace
+
+bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
+                       ByteView input, ByteView authenticator) {
+  const auto signature = signature_to_check(config, crypto, self, client, input, authenticator);
+  return !signature || crypto.verify(client, input, *signature);
+}
+
+bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
+                            std::span<const RequestAuthenticator> requests) {
+  std::vector<SignatureCheck> checks;
+  checks.reserve(requests.size());
+  for (const RequestAuthenticator& r : requests) {
+    if (auto signature = signature_to_check(config, crypto, self, r.client, r.input, r.authenticator))
+      checks.push_back({r.client, r.input, *signature});
+  }
+  return crypto.verify_all(checks);
 }
 
 bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal sender,

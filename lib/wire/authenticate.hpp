@@ -22,6 +22,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 
 #include "synod/config.hpp"
 #include "synod/replica.hpp"
@@ -44,6 +45,18 @@ Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, B
 // `self`, in the config's mode.
 bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
                        ByteView input, ByteView authenticator);
+
+// request_authentic for many requests at once (a pre-prepare's batch): true
+// iff every one authenticates. MACs are checked here, one by one; the
+// signatures left to check go to crypto.verify_all together, which may check
+// them in parallel.
+struct RequestAuthenticator {
+  Principal client;
+  ByteView input;
+  ByteView authenticator;
+};
+bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
+                            std::span<const RequestAuthenticator> requests);
 
 // A signed envelope's authenticator at replica `self`: a client's as a
 // request (request_authentic), anyone else's as a signature.

@@ -65,6 +65,7 @@ class Cluster {
     for (ReplicaId i = 0; i < n; ++i) {
       auto node = std::make_unique<Node>();
       node->crypto = make_crypto(replica_keys_[i]);
+      node->crypto->use_verify_helpers(2);  // a batch's requests are checked in parallel, as in synod-replica
       nodes.push_back(std::move(node));
       start(i);
     }

@@ -165,6 +165,34 @@ TEST_CASE("a backup rejects a pre-prepare with a request it cannot authenticate"
   CHECK(c.network.empty());
 }
 
+TEST_CASE("a batch's requests are checked together: one bad signature among good ones rejects it") {
+  // The replicas check a batch's signatures on verify helpers
+  // (Cluster: use_verify_helpers(2)); the verdict must be the same.
+  Cluster c;
+  auto signed_request = [&](ClientId client, RequestNo t) {
+    auto env = wire::decode_envelope(c.request(client, t, counter::encode_inc()));
+    REQUIRE(env.has_value());
+    auto request = wire::decode<wire::Request>(env->payload);
+    REQUIRE(request.has_value());
+    return wire::SignedRequest{*request, env->authenticator};
+  };
+  auto pre_prepare = [&](Seq seq, const wire::Batch& batch) {
+    return c.frame_as(0, wire::PrePrepare{{0, seq, c.crypto_of(0).digest(wire::encode_batch(batch))}, batch});
+  };
+  wire::Batch bad;
+  for (ClientId client = 1; client <= Cluster::kClients; ++client) bad.push_back(signed_request(client, 1));
+  bad[1].signature.back() ^= 0x01;
+  c.input(1, pre_prepare(1, bad));
+  CHECK(c.rejected(1, Rejection::invalid) == 1);
+  CHECK(c.network.empty());
+
+  wire::Batch good;
+  for (ClientId client = 1; client <= Cluster::kClients; ++client) good.push_back(signed_request(client, 2));
+  c.input(1, pre_prepare(2, good));
+  CHECK(c.rejected(1, Rejection::invalid) == 1);
+  CHECK_FALSE(c.network.empty());  // replica 1 prepared it
+}
+
 TEST_CASE("a pre-prepare outside the water marks or from a non-primary is rejected") {
   Cluster c;
   const wire::Batch empty;

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,13 @@ struct ReplicaStatus {
 // Length of one MAC tag (HMAC-SHA256) in an authenticator.
 inline constexpr std::size_t kMacBytes = 32;
 
+// One signature for Crypto::verify_all.
+struct SignatureCheck {
+  Principal signer;
+  ByteView data;
+  ByteView signature;
+};
+
 // The crypto a core needs, injected so the simulator can use a fast stand-in.
 class Crypto {
  public:
@@ -118,6 +126,16 @@ class Crypto {
   virtual Digest digest(ByteView data) const = 0;
   virtual Bytes sign(ByteView data) const = 0;  // with this node's own private key
   virtual bool verify(Principal signer, ByteView data, ByteView signature) const = 0;
+  // True iff verify() holds for every check (a batch's requests). An
+  // implementation may check them in parallel (runtime::OpenSslCrypto with
+  // verify helpers); this one checks them in order and stops at the first
+  // that fails. Either way the answer is the same, so a core stays
+  // deterministic.
+  virtual bool verify_all(std::span<const SignatureCheck> checks) const {
+    for (const SignatureCheck& c : checks)
+      if (!verify(c.signer, c.data, c.signature)) return false;
+    return true;
+  }
   // MAC authenticators (ClusterConfig::authentication = macs): a kMacBytes
   // tag under the key this node shares with `peer` alone, and its check.
   // verify_mac is false for a peer with no key and for any tag that is not
