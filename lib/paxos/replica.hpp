@@ -152,9 +152,12 @@ class PaxosReplica final : public Replica {
   Slot kept_slot_max() const { return snapshot_slot_ + config_.window + config_.checkpoint_interval; }
   TimeUs random_election_timeout_us();
   Principal me() const { return Principal::replica(self_); }
+  // Signed, or one MAC per replica in MAC mode (wire/authenticate.hpp).
   template <class M>
   Bytes frame_of(const M& m) const {
-    return wire::make_frame(me(), m, [&](ByteView input) { return crypto_.sign(input); });
+    return wire::make_frame(me(), m, [&](ByteView input) {
+      return wire::paxos_replica_authenticator(config_, crypto_, self_, input);
+    });
   }
   // Replies are MAC-authenticated in MAC mode (wire/authenticate.hpp).
   Bytes frame_of(const wire::Reply& r) const { return wire::reply_frame(config_, crypto_, self_, r); }

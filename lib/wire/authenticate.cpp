@@ -1,5 +1,7 @@
 #include "wire/authenticate.hpp"
 
+#include <algorithm>
+
 namespace synod::wire {
 
 namespace {
@@ -73,10 +75,31 @@ bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, R
   return crypto.verify_all(checks);
 }
 
+namespace {
+
+bool paxos_macs(const ClusterConfig& config) {
+  return config.protocol == Protocol::paxos && config.authentication == Authentication::macs;
+}
+
+}  // namespace
+
+Bytes paxos_replica_authenticator(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, ByteView input) {
+  if (!paxos_macs(config)) return crypto.sign(input);
+  Bytes out(static_cast<std::size_t>(config.n()) * kMacBytes, 0);
+  for (ReplicaId i = 0; i < config.n(); ++i) {
+    if (i == self) continue;
+    const Bytes tag = crypto.mac(Principal::replica(i), input);
+    std::copy(tag.begin(), tag.end(), out.begin() + static_cast<std::ptrdiff_t>(i * kMacBytes));
+  }
+  return out;
+}
+
 bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal sender,
                       ByteView input, ByteView authenticator) {
   if (sender.is_client()) return request_authentic(config, crypto, self, sender, input, authenticator);
-  return crypto.verify(sender, input, authenticator);
+  if (!paxos_macs(config)) return crypto.verify(sender, input, authenticator);
+  if (self >= config.n() || authenticator.size() != static_cast<std::size_t>(config.n()) * kMacBytes) return false;
+  return crypto.verify_mac(sender, input, authenticator.subspan(self * kMacBytes, kMacBytes));
 }
 
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature) {

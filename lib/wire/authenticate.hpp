@@ -58,8 +58,16 @@ struct RequestAuthenticator {
 bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
                             std::span<const RequestAuthenticator> requests);
 
-// A signed envelope's authenticator at replica `self`: a client's as a
-// request (request_authentic), anyone else's as a signature.
+// Paxos replica messages in MAC mode carry one MAC per replica,
+// MAC_0 || ... || MAC_{n-1} (the sender's own slot all zeros), and a
+// signature otherwise. Paxos tolerates crash faults only and never shows a
+// replica's message to a third party, so a MAC for each receiver is all the
+// authentication it needs; pbft's replica messages stay signed (proofs).
+Bytes paxos_replica_authenticator(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, ByteView input);
+
+// An envelope's authenticator at replica `self`: a client's as a request
+// (request_authentic); a paxos replica's by its MAC for self in MAC mode;
+// anyone else's as a signature.
 bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal sender,
                       ByteView input, ByteView authenticator);
 

@@ -139,9 +139,12 @@ inline Bytes forge_frame(const ClusterConfig& config, Principal sender, wire::Ms
   e.authenticator = TestCrypto::sign_as(sender, input);
   // MAC mode: requests and commits also carry one MAC per replica, as the
   // sender's own crypto computes them (wire/authenticate.hpp).
+  // And a paxos replica's message carries one MAC per replica instead.
   if (config.authentication == Authentication::macs &&
-      (type == wire::MsgType::request || type == wire::MsgType::commit)) {
+      (type == wire::MsgType::request || (type == wire::MsgType::commit && config.protocol == Protocol::pbft))) {
     e.authenticator = wire::signature_and_macs(TestCrypto(sender), config.n(), input, std::move(e.authenticator));
+  } else if (sender.is_replica()) {
+    e.authenticator = wire::paxos_replica_authenticator(config, TestCrypto(sender), sender.id, input);
   }
   return wire::encode_envelope(e);
 }

@@ -17,6 +17,7 @@
 #include "paxos/paxos.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/examples/counter.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::test {
@@ -232,11 +233,14 @@ class PaxosCluster {
     return out;
   }
 
-  // Sign a message as replica `as` (tests use it to script a peer).
+  // A message as replica `as` sends it, signed or with MACs as the config
+  // says (tests use it to script a peer).
   template <class M>
   Bytes frame_as(ReplicaId as, const M& m) {
     const auto& crypto = *nodes[as]->crypto;
-    return wire::make_frame(Principal::replica(as), m, [&](ByteView in) { return crypto.sign(in); });
+    return wire::make_frame(Principal::replica(as), m, [&](ByteView in) {
+      return wire::paxos_replica_authenticator(config, crypto, as, in);
+    });
   }
 
   template <class M>

@@ -407,6 +407,38 @@ TEST_CASE("replica messages with a bad signature or a forged ballot are rejected
   CHECK(c.status(0).is_leader);
 }
 
+TEST_CASE("MAC mode: replica messages carry one MAC per replica, and a receiver checks its own") {
+  PaxosCluster c(1, {}, [](ClusterConfig& config) { config.authentication = Authentication::macs; });
+  c.elect(0);  // prepares and promises authenticate by MAC
+  c.client_sends(1, c.request(1, 1, counter::encode_inc()), 0);
+  c.deliver_all();
+  CHECK(c.status(0).last_executed == 1);
+  CHECK(c.status(1).last_executed == 1);
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 0);
+
+  const wire::Nack nack{{0, 1}};
+  const Bytes good = c.frame_as(1, nack);
+  auto env = wire::decode_envelope(good);
+  REQUIRE(env.has_value());
+  CHECK(env->authenticator.size() == c.n() * kMacBytes);
+  // Only replica 0's slot matters at replica 0.
+  Bytes other_slot = good;
+  other_slot.back() ^= 0x01;  // the last byte is in replica 2's MAC
+  c.input(0, other_slot);
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 0);
+  // A signature, as in signature mode, does not do.
+  const auto& crypto1 = c.crypto_of(1);
+  c.input(0, wire::make_frame(Principal::replica(1), nack, [&](ByteView in) { return crypto1.sign(in); }));
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 1);
+  // Nor does replica 0's slot under another key: replica 2's MAC for 0, claimed by replica 1.
+  const auto& crypto2 = c.crypto_of(2);
+  c.input(0, wire::make_frame(Principal::replica(1), nack, [&](ByteView in) {
+    return wire::paxos_replica_authenticator(c.config, crypto2, 2, in);
+  }));
+  CHECK(c.rejected(0, Rejection::bad_authenticator) == 2);
+  CHECK(c.status(0).is_leader);
+}
+
 // ------------------------------------------------------------------ leases
 
 TEST_CASE("leases: the leader serves a read alone while it holds f+1 grants") {
