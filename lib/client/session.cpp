@@ -17,6 +17,25 @@ Session::Session(const ClusterConfig& config, ClientId self, const Crypto& crypt
   ordered_votes_.resize(config.n());
   read_only_votes_.resize(config.n());
   leader_ = 0;  // view 0's primary; paxos learns the leader from redirects
+  rto_us_ = base_timeout_us();
+}
+
+TimeUs Session::base_timeout_us() const { return static_cast<TimeUs>(config_->request_timeout_ms) * 1000; }
+TimeUs Session::max_timeout_us() const { return base_timeout_us() * kMaxBackoffFactor; }
+
+// RFC 6298 section 2, with its gains (1/8, 1/4) and K = 4; the margin over
+// SRTT is at least a quarter of it (the RFC's clock granularity G), so a
+// steady latency does not leave the timeout right at the mean.
+void Session::sample_latency(TimeUs latency_us) {
+  if (!srtt_us_) {
+    srtt_us_ = latency_us;
+    rttvar_us_ = latency_us / 2;
+  } else {
+    const TimeUs deviation = *srtt_us_ > latency_us ? *srtt_us_ - latency_us : latency_us - *srtt_us_;
+    rttvar_us_ = (3 * rttvar_us_ + deviation) / 4;
+    srtt_us_ = (7 * *srtt_us_ + latency_us) / 8;
+  }
+  rto_us_ = std::clamp(*srtt_us_ + std::max(4 * rttvar_us_, *srtt_us_ / 4), base_timeout_us(), max_timeout_us());
 }
 
 std::uint32_t Session::read_only_quorum() const {
@@ -53,7 +72,8 @@ Result<void> Session::submit(TimeUs now, ByteView op, bool read_only, SessionEff
   op_.assign(op.begin(), op.end());
   submitted_us_ = now;
   redirects_ = 0;
-  timeout_us_ = static_cast<TimeUs>(config_->request_timeout_ms) * 1000;
+  retransmitted_ = false;
+  timeout_us_ = rto_us_;
   for (auto& v : ordered_votes_) v = Vote{};
   for (auto& v : read_only_votes_) v = Vote{};
   arm_timer(now);
@@ -100,6 +120,7 @@ void Session::fall_back_to_ordered(TimeUs now, bool to_all, SessionEffects& out)
   SYNOD_ASSERT(phase_ == Phase::read_only, "only a read-only request falls back");
   ++stats_.read_only_fallbacks;
   phase_ = Phase::ordered;
+  retransmitted_ = true;  // its latency includes the read's: no sample
   // Same t: the read was never ordered, so replicas have not used it up.
   frame_ = make_request_frame(false);
   for (auto& v : read_only_votes_) v = Vote{};
@@ -113,9 +134,11 @@ void Session::fall_back_to_ordered(TimeUs now, bool to_all, SessionEffects& out)
 
 void Session::tick(TimeUs now, SessionEffects& out) {
   if (!busy() || now < deadline_us_) return;
-  // Back off first so that the re-armed timer already uses the longer wait.
-  const TimeUs cap_us = static_cast<TimeUs>(config_->request_timeout_ms) * 1000 * kMaxBackoffFactor;
-  timeout_us_ = std::min(timeout_us_ * 2, cap_us);
+  // Back off first so that the re-armed timer already uses the longer wait;
+  // later requests start from it until one completes on its first send.
+  timeout_us_ = std::min(timeout_us_ * 2, max_timeout_us());
+  rto_us_ = timeout_us_;
+  retransmitted_ = true;
   ++stats_.retransmissions;
   if (phase_ == Phase::read_only) {
     // PBFT 5.1.3: a read that does not gather 2f+1 matching tentative replies
@@ -172,6 +195,8 @@ void Session::complete(TimeUs now, const std::vector<Vote>& votes, const Bytes& 
     leader_ = static_cast<ReplicaId>(view_ % config_->n());
   }
   out.completed = Completion{t_, result, now - submitted_us_, read_only, quorum_view};
+  // Ordered requests only: a read's latency says little about ordering's.
+  if (!retransmitted_ && !read_only) sample_latency(now - submitted_us_);
   phase_ = Phase::idle;
   deadline_us_ = kNoDeadline;
   frame_.clear();

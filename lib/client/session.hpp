@@ -21,6 +21,16 @@
 //    resent as an ordered request;
 //  * on timeout the request goes to all replicas, with exponential backoff
 //    capped at kMaxBackoffFactor * request_timeout_ms.
+// The first timeout of a request adapts to the latency this session sees
+// (RFC 6298, as TCP does): SRTT + max(4 RTTVAR, SRTT / 4) over ordered
+// requests that completed without a retransmission (Karn), never below
+// request_timeout_ms nor above the backoff cap; after a retransmission the
+// backed-off timeout stays until such a request completes. Without it a
+// closed-loop load deep enough to queue requests for longer than
+// request_timeout_ms sends every request to all replicas again, and the
+// backups' verifying and forwarding of those copies collapses the
+// throughput (pbft f=3 with signatures on 2 cores: 692 ops/s with 256
+// requests outstanding, 344 with 512).
 // Not thread-safe. `config` and `crypto` must outlive the Session.
 #pragma once
 
@@ -98,6 +108,8 @@ class Session {
   // The t of the outstanding request (0 when idle).
   RequestNo outstanding_t() const { return busy() ? t_ : 0; }
   const SessionStats& stats() const { return stats_; }
+  // The first timeout the next request gets (see the top of this file).
+  TimeUs retransmit_timeout_us() const { return rto_us_; }
 
  private:
   enum class Phase : std::uint8_t { idle, read_only, ordered };
@@ -119,6 +131,9 @@ class Session {
   void complete(TimeUs now, const std::vector<Vote>& votes, const Bytes& result, bool read_only,
                 SessionEffects& out);
   std::uint32_t read_only_quorum() const;
+  TimeUs base_timeout_us() const;
+  TimeUs max_timeout_us() const;
+  void sample_latency(TimeUs latency_us);
 
   const ClusterConfig* config_;
   ClientId self_;
@@ -132,6 +147,12 @@ class Session {
   TimeUs submitted_us_ = 0;
   TimeUs deadline_us_ = kNoDeadline;
   TimeUs timeout_us_ = 0;
+  bool retransmitted_ = false;  // the outstanding request was sent again: its latency is no sample
+  // The adaptive first timeout: smoothed latency and its variation (none
+  // until the first sample).
+  TimeUs rto_us_ = 0;
+  std::optional<TimeUs> srtt_us_;
+  TimeUs rttvar_us_ = 0;
   std::uint32_t redirects_ = 0;
   std::vector<Vote> ordered_votes_;    // indexed by replica id
   std::vector<Vote> read_only_votes_;  // indexed by replica id

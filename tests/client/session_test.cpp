@@ -246,6 +246,51 @@ TEST_CASE("after a timeout the request is retransmitted to all replicas, with ca
   CHECK(expected_wait == timeout_us * kMaxBackoffFactor);
 }
 
+// Completes the outstanding request t of fx with f+1 = 2 matching replies at `now`.
+void complete_at(Fixture& fx, RequestNo t, TimeUs now) {
+  CHECK_FALSE(fx.feed(reply_frame(0, t, "ok"), now));
+  REQUIRE(fx.feed(reply_frame(1, t, "ok"), now));
+}
+
+TEST_CASE("the first timeout adapts: the backed-off timeout stays until a request completes on its first send") {
+  Fixture fx(1);
+  const TimeUs base = fx.config.request_timeout_ms * 1000;
+  CHECK(fx.session.retransmit_timeout_us() == base);
+  // t = 1 needs one retransmission, then completes: no latency sample (Karn).
+  fx.submit("op", false, 0);
+  fx.out.clear();
+  fx.session.tick(base, fx.out);
+  REQUIRE(fx.out.send.size() == 1);
+  complete_at(fx, 1, base + 10);
+  CHECK(fx.session.retransmit_timeout_us() == 2 * base);
+  // t = 2 starts from the backed-off timeout: nothing is resent at `base`.
+  const TimeUs start = 10 * base;
+  fx.submit("op", false, start);
+  CHECK(fx.session.next_deadline() == start + 2 * base);
+  fx.out.clear();
+  fx.session.tick(start + base, fx.out);
+  CHECK(fx.out.send.empty());
+  // It completes on its first send after 1.5 x base: the first sample.
+  // RTO = SRTT + max(4 RTTVAR, SRTT / 4) = 1.5 base + 4 x 0.75 base, capped at 8 base.
+  complete_at(fx, 2, start + base + base / 2);
+  CHECK(fx.session.retransmit_timeout_us() == std::min<TimeUs>(base * 9 / 2, base * kMaxBackoffFactor));
+  // A steady 1.5 x base: the timeout settles above it and below 2 x base.
+  TimeUs now = 20 * base;
+  for (RequestNo t = 3; t < 60; ++t, now += 10 * base) {
+    fx.submit("op", false, now);
+    complete_at(fx, t, now + base + base / 2);
+  }
+  CHECK(fx.session.retransmit_timeout_us() > base + base / 2);
+  CHECK(fx.session.retransmit_timeout_us() < 2 * base);
+  // Fast replies bring it back down to request_timeout_ms, never below.
+  for (RequestNo t = 60; t < 120; ++t, now += 10 * base) {
+    fx.submit("op", false, now);
+    complete_at(fx, t, now + 1);
+  }
+  CHECK(fx.session.retransmit_timeout_us() == base);
+  CHECK(fx.session.stats().retransmissions == 1);
+}
+
 TEST_CASE("read-only: sent to all, completes on n matching tentative replies, not on 2f+1") {
   Fixture fx(1);
   fx.submit("get", true);
