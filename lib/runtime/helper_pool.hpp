@@ -4,10 +4,13 @@
 //
 // all_of(count, check) is true iff check(i) holds for every i. Each index is
 // claimed by exactly one thread; after a failure the remaining indices are
-// skipped. The caller works too, so 0 helpers means checking in order on
-// the caller's thread, and a caller never waits for a helper that is still
-// asleep without work left. One all_of runs at a time (later callers wait).
-// check must be safe to call from several threads at once.
+// skipped. The caller works too, so 0 helpers (or fewer than 2 indices)
+// means checking in order on the caller's thread. Otherwise every helper is
+// woken for the job and the caller returns once each has had its turn, even
+// one that woke after the caller claimed the last index: the job's state
+// outlives every use of it, at the price of a wake-up per helper and job,
+// small beside a signature check. One all_of runs at a time (later callers
+// wait). check must be safe to call from several threads at once.
 #pragma once
 
 #include <atomic>

@@ -19,6 +19,22 @@ std::optional<Parts> split(std::uint32_t n, ReplicaId self, ByteView authenticat
   return Parts{authenticator.first(signature_bytes), authenticator.subspan(signature_bytes + self * kMacBytes, kMacBytes)};
 }
 
+// The signature a request's authenticator still needs checked at replica
+// self: none when its MAC for self verifies (MAC mode), else the signature
+// part, or the whole authenticator when it holds no MACs.
+std::optional<ByteView> signature_to_check(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
+                                           Principal client, ByteView input, ByteView authenticator) {
+  const auto parts = config.authentication == Authentication::macs ? split(config.n(), self, authenticator)
+                                                                    : std::nullopt;
+  if (!parts) return authenticator;
+  if (crypto.verify_mac(client, input, parts->own_mac)) return std::nullopt;
+  return parts->signature;
+}
+
+bool paxos_macs(const ClusterConfig& config) {
+  return config.protocol == Protocol::paxos && config.authentication == Authentication::macs;
+}
+
 }  // namespace
 
 Bytes reply_frame(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, const Reply& reply) {
@@ -42,22 +58,6 @@ Bytes request_authenticator(const ClusterConfig& config, const Crypto& crypto, B
   return signature_and_macs(crypto, config.n(), input, std::move(signature));
 }
 
-namespace {
-
-// The signature a request's authenticator still needs checked at replica
-// self: none when its MAC for self verifies (MAC mode), else the signature
-// part, or the whole authenticator when it holds no MACs.
-std::optional<ByteView> signature_to_check(const ClusterConfig& config, const Crypto& crypto, ReplicaId self,
-                                           Principal client, ByteView input, ByteView authenticator) {
-  const auto parts = config.authentication == Authentication::macs ? split(config.n(), self, authenticator)
-                                                                    : std::nullopt;
-  if (!parts) return authenticator;
-  if (crypto.verify_mac(client, input, parts->own_mac)) return std::nullopt;
-  return parts->signature;
-}
-
-}  // namespace
-
 bool request_authentic(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, Principal client,
                        ByteView input, ByteView authenticator) {
   const auto signature = signature_to_check(config, crypto, self, client, input, authenticator);
@@ -74,14 +74,6 @@ bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, R
   }
   return crypto.verify_all(checks);
 }
-
-namespace {
-
-bool paxos_macs(const ClusterConfig& config) {
-  return config.protocol == Protocol::paxos && config.authentication == Authentication::macs;
-}
-
-}  // namespace
 
 Bytes paxos_replica_authenticator(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, ByteView input) {
   if (!paxos_macs(config)) return crypto.sign(input);

@@ -19,6 +19,9 @@
 // MAC_{n-1}, one kMacBytes tag per replica id. A receiver checks its own
 // MAC and keeps the signature, unchecked, for proofs; whoever receives a
 // proof checks the signatures in it, as in signature mode.
+//
+// Paxos replica messages: a signature, or one MAC per replica in MAC mode
+// (paxos_replica_authenticator below).
 #pragma once
 
 #include <optional>
