@@ -44,6 +44,9 @@ struct AsyncClient::Impl {
   const ClusterConfig config;  // a copy: the Sessions keep a pointer to it
   AsyncClientOptions options;
   zmq::context_t context{1};
+  // Every lane's first retransmission timeout, learnt from all of them: they
+  // talk to one cluster through one I/O thread (client/session.hpp).
+  client::RetransmitTimer retransmit_timer{config};
   std::vector<Lane> lanes;
   std::map<ClientId, std::size_t> lane_of;  // client id -> index in lanes
   // One DEALER per replica, by id, shared by every lane: replies find their
@@ -277,7 +280,8 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
     auto crypto = runtime::OpenSslCrypto::for_client(impl->config, std::move(identity.key));
     if (!crypto) return std::unexpected(crypto.error());
     lane.crypto = std::move(*crypto);
-    lane.session = std::make_unique<client::Session>(impl->config, lane.id, *lane.crypto, first_t);
+    lane.session =
+        std::make_unique<client::Session>(impl->config, lane.id, *lane.crypto, first_t, &impl->retransmit_timer);
     impl->lane_of[lane.id] = impl->lanes.size() - 1;
   }
   // The shared sockets take the first id's routing id, and their queues

@@ -10,23 +10,13 @@
 
 namespace synod::client {
 
-Session::Session(const ClusterConfig& config, ClientId self, const Crypto& crypto, RequestNo first_t)
-    : config_(&config), self_(self), crypto_(&crypto), next_t_(first_t) {
-  SYNOD_ASSERT(config.n() > 0, "a session needs at least one replica");
-  SYNOD_ASSERT(first_t > 0, "request numbers start at 1 (0 means none)");
-  ordered_votes_.resize(config.n());
-  read_only_votes_.resize(config.n());
-  leader_ = 0;  // view 0's primary; paxos learns the leader from redirects
-  rto_us_ = base_timeout_us();
-}
-
-TimeUs Session::base_timeout_us() const { return static_cast<TimeUs>(config_->request_timeout_ms) * 1000; }
-TimeUs Session::max_timeout_us() const { return base_timeout_us() * kMaxBackoffFactor; }
+RetransmitTimer::RetransmitTimer(const ClusterConfig& config)
+    : base_us_(static_cast<TimeUs>(config.request_timeout_ms) * 1000), rto_us_(base_us_) {}
 
 // RFC 6298 section 2, with its gains (1/8, 1/4) and K = 4; the margin over
 // SRTT is at least a quarter of it (the RFC's clock granularity G), so a
 // steady latency does not leave the timeout right at the mean.
-void Session::sample_latency(TimeUs latency_us) {
+void RetransmitTimer::sample(TimeUs latency_us) {
   if (!srtt_us_) {
     srtt_us_ = latency_us;
     rttvar_us_ = latency_us / 2;
@@ -35,7 +25,22 @@ void Session::sample_latency(TimeUs latency_us) {
     rttvar_us_ = (3 * rttvar_us_ + deviation) / 4;
     srtt_us_ = (7 * *srtt_us_ + latency_us) / 8;
   }
-  rto_us_ = std::clamp(*srtt_us_ + std::max(4 * rttvar_us_, *srtt_us_ / 4), base_timeout_us(), max_timeout_us());
+  rto_us_ = std::clamp(*srtt_us_ + std::max(4 * rttvar_us_, *srtt_us_ / 4), base_us(), max_us());
+}
+
+Session::Session(const ClusterConfig& config, ClientId self, const Crypto& crypto, RequestNo first_t,
+                 RetransmitTimer* timer)
+    : config_(&config),
+      self_(self),
+      crypto_(&crypto),
+      next_t_(first_t),
+      own_timer_(timer == nullptr ? std::make_unique<RetransmitTimer>(config) : nullptr),
+      timer_(timer == nullptr ? own_timer_.get() : timer) {
+  SYNOD_ASSERT(config.n() > 0, "a session needs at least one replica");
+  SYNOD_ASSERT(first_t > 0, "request numbers start at 1 (0 means none)");
+  ordered_votes_.resize(config.n());
+  read_only_votes_.resize(config.n());
+  leader_ = 0;  // view 0's primary; paxos learns the leader from redirects
 }
 
 std::uint32_t Session::read_only_quorum() const {
@@ -73,7 +78,7 @@ Result<void> Session::submit(TimeUs now, ByteView op, bool read_only, SessionEff
   submitted_us_ = now;
   redirects_ = 0;
   retransmitted_ = false;
-  timeout_us_ = rto_us_;
+  timeout_us_ = timer_->first_timeout_us();
   for (auto& v : ordered_votes_) v = Vote{};
   for (auto& v : read_only_votes_) v = Vote{};
   arm_timer(now);
@@ -136,8 +141,8 @@ void Session::tick(TimeUs now, SessionEffects& out) {
   if (!busy() || now < deadline_us_) return;
   // Back off first so that the re-armed timer already uses the longer wait;
   // later requests start from it until one completes on its first send.
-  timeout_us_ = std::min(timeout_us_ * 2, max_timeout_us());
-  rto_us_ = timeout_us_;
+  timeout_us_ = std::min(timeout_us_ * 2, timer_->max_us());
+  timer_->backed_off(timeout_us_);
   retransmitted_ = true;
   ++stats_.retransmissions;
   if (phase_ == Phase::read_only) {
@@ -196,7 +201,7 @@ void Session::complete(TimeUs now, const std::vector<Vote>& votes, const Bytes& 
   }
   out.completed = Completion{t_, result, now - submitted_us_, read_only, quorum_view};
   // Ordered requests only: a read's latency says little about ordering's.
-  if (!retransmitted_ && !read_only) sample_latency(now - submitted_us_);
+  if (!retransmitted_ && !read_only) timer_->sample(now - submitted_us_);
   phase_ = Phase::idle;
   deadline_us_ = kNoDeadline;
   frame_.clear();

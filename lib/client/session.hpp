@@ -21,21 +21,18 @@
 //    resent as an ordered request;
 //  * on timeout the request goes to all replicas, with exponential backoff
 //    capped at kMaxBackoffFactor * request_timeout_ms.
-// The first timeout of a request adapts to the latency this session sees
-// (RFC 6298, as TCP does): SRTT + max(4 RTTVAR, SRTT / 4) over ordered
-// requests that completed without a retransmission (Karn), never below
-// request_timeout_ms nor above the backoff cap; after a retransmission the
-// backed-off timeout stays until such a request completes. Without it a
-// closed-loop load deep enough to queue requests for longer than
-// request_timeout_ms sends every request to all replicas again, and the
-// backups' verifying and forwarding of those copies collapses the
-// throughput (pbft f=3 with signatures on 2 cores: 692 ops/s with 256
-// requests outstanding, 344 with 512).
+// The first timeout of a request adapts to the latency the client sees
+// (RetransmitTimer below). Without it a closed-loop load deep enough to
+// queue requests for longer than request_timeout_ms sends every request to
+// all replicas again, and the backups' verifying and forwarding of those
+// copies collapses the throughput (pbft f=3 with signatures on 2 cores: 692
+// ops/s with 256 requests outstanding, 344 with 512).
 // Not thread-safe. `config` and `crypto` must outlive the Session.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -52,6 +49,30 @@ inline constexpr std::uint32_t kMaxBackoffFactor = 8;
 // Paxos redirects followed for one request before waiting for the timeout
 // (bounds a redirect ping-pong between two replicas that disagree).
 inline constexpr std::uint32_t kMaxRedirectsPerRequest = 16;
+
+// The first retransmission timeout of a request, as TCP's (RFC 6298):
+// SRTT + max(4 RTTVAR, SRTT / 4) over ordered requests that completed on
+// their first send (Karn: a resent request's latency is no sample), never
+// below request_timeout_ms nor above the backoff cap. After a
+// retransmission the backed-off timeout stays until such a request
+// completes. Sessions driven by one thread against one cluster may share
+// one (an AsyncClient's lanes do, so each learns from all); a Session
+// without one keeps its own. Not thread-safe.
+class RetransmitTimer {
+ public:
+  explicit RetransmitTimer(const ClusterConfig& config);
+  TimeUs first_timeout_us() const { return rto_us_; }
+  TimeUs base_us() const { return base_us_; }
+  TimeUs max_us() const { return base_us_ * kMaxBackoffFactor; }
+  void sample(TimeUs latency_us);                       // a request completed on its first send
+  void backed_off(TimeUs timeout_us) { rto_us_ = timeout_us; }  // a request was resent after timeout_us
+
+ private:
+  TimeUs base_us_;
+  TimeUs rto_us_;
+  std::optional<TimeUs> srtt_us_;  // none until the first sample
+  TimeUs rttvar_us_ = 0;
+};
 
 struct Completion {
   RequestNo t = 0;
@@ -88,7 +109,10 @@ class Session {
   // `first_t` is the first request number; a client that restarts must pick
   // one above every t it used before (e.g. from a clock), or replicas will
   // answer with cached replies.
-  Session(const ClusterConfig& config, ClientId self, const Crypto& crypto, RequestNo first_t = 1);
+  // `timer`: a RetransmitTimer shared with other sessions, which must
+  // outlive this one; null for a timer of its own.
+  Session(const ClusterConfig& config, ClientId self, const Crypto& crypto, RequestNo first_t = 1,
+          RetransmitTimer* timer = nullptr);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -108,8 +132,8 @@ class Session {
   // The t of the outstanding request (0 when idle).
   RequestNo outstanding_t() const { return busy() ? t_ : 0; }
   const SessionStats& stats() const { return stats_; }
-  // The first timeout the next request gets (see the top of this file).
-  TimeUs retransmit_timeout_us() const { return rto_us_; }
+  // The first timeout the next request gets (RetransmitTimer).
+  TimeUs retransmit_timeout_us() const { return timer_->first_timeout_us(); }
 
  private:
   enum class Phase : std::uint8_t { idle, read_only, ordered };
@@ -131,9 +155,6 @@ class Session {
   void complete(TimeUs now, const std::vector<Vote>& votes, const Bytes& result, bool read_only,
                 SessionEffects& out);
   std::uint32_t read_only_quorum() const;
-  TimeUs base_timeout_us() const;
-  TimeUs max_timeout_us() const;
-  void sample_latency(TimeUs latency_us);
 
   const ClusterConfig* config_;
   ClientId self_;
@@ -148,11 +169,8 @@ class Session {
   TimeUs deadline_us_ = kNoDeadline;
   TimeUs timeout_us_ = 0;
   bool retransmitted_ = false;  // the outstanding request was sent again: its latency is no sample
-  // The adaptive first timeout: smoothed latency and its variation (none
-  // until the first sample).
-  TimeUs rto_us_ = 0;
-  std::optional<TimeUs> srtt_us_;
-  TimeUs rttvar_us_ = 0;
+  std::unique_ptr<RetransmitTimer> own_timer_;  // when no shared one was given
+  RetransmitTimer* timer_;
   std::uint32_t redirects_ = 0;
   std::vector<Vote> ordered_votes_;    // indexed by replica id
   std::vector<Vote> read_only_votes_;  // indexed by replica id

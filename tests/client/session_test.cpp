@@ -291,6 +291,32 @@ TEST_CASE("the first timeout adapts: the backed-off timeout stays until a reques
   CHECK(fx.session.stats().retransmissions == 1);
 }
 
+TEST_CASE("sessions that share a RetransmitTimer learn from each other") {
+  Fixture fx(1);
+  const TimeUs base = fx.config.request_timeout_ms * 1000;
+  RetransmitTimer shared(fx.config);
+  Session a(fx.config, kSelf, fx.crypto, 1, &shared);
+  Session b(fx.config, kSelf, fx.crypto, 100, &shared);
+  SessionEffects out;
+  // a's request is resent once: b's next request starts from the backed-off timeout.
+  REQUIRE(a.submit(0, to_bytes("op"), false, out).has_value());
+  out.clear();
+  a.tick(base, out);
+  REQUIRE(out.send.size() == 1);
+  CHECK(b.retransmit_timeout_us() == 2 * base);
+  REQUIRE(b.submit(base, to_bytes("op"), false, out).has_value());
+  CHECK(b.next_deadline() == base + 2 * base);
+  // b completes on its first send after 3 x base: a's next request waits longer still.
+  out.clear();
+  b.receive(4 * base, reply_frame(0, 100, "ok"), out);
+  b.receive(4 * base, reply_frame(1, 100, "ok"), out);
+  REQUIRE(out.completed.has_value());
+  CHECK(shared.first_timeout_us() == std::min<TimeUs>(3 * base + 4 * (3 * base / 2), base * kMaxBackoffFactor));
+  CHECK(a.retransmit_timeout_us() == shared.first_timeout_us());
+  // A session of its own is unaffected.
+  CHECK(fx.session.retransmit_timeout_us() == base);
+}
+
 TEST_CASE("read-only: sent to all, completes on n matching tentative replies, not on 2f+1") {
   Fixture fx(1);
   fx.submit("get", true);
