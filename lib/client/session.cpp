@@ -139,6 +139,14 @@ void Session::fall_back_to_ordered(TimeUs now, bool to_all, SessionEffects& out)
 
 void Session::tick(TimeUs now, SessionEffects& out) {
   if (!busy() || now < deadline_us_) return;
+  // A shared timer may have learnt a longer first timeout since this request
+  // was sent (another session backed off): a first send waits that long too,
+  // so one slow moment does not send every session's request again at once.
+  if (!retransmitted_ && timer_->first_timeout_us() > timeout_us_) {
+    timeout_us_ = timer_->first_timeout_us();
+    deadline_us_ = submitted_us_ + timeout_us_;
+    if (now < deadline_us_) return;
+  }
   // Back off first so that the re-armed timer already uses the longer wait;
   // later requests start from it until one completes on its first send.
   timeout_us_ = std::min(timeout_us_ * 2, timer_->max_us());

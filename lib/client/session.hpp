@@ -56,8 +56,9 @@ inline constexpr std::uint32_t kMaxRedirectsPerRequest = 16;
 // below request_timeout_ms nor above the backoff cap. After a
 // retransmission the backed-off timeout stays until such a request
 // completes. Sessions driven by one thread against one cluster may share
-// one (an AsyncClient's lanes do, so each learns from all); a Session
-// without one keeps its own. Not thread-safe.
+// one (an AsyncClient's lanes do, so each learns from all, and a request
+// still on its first send when another session backs off waits the longer
+// timeout too); a Session without one keeps its own. Not thread-safe.
 class RetransmitTimer {
  public:
   explicit RetransmitTimer(const ClusterConfig& config);

@@ -317,6 +317,29 @@ TEST_CASE("sessions that share a RetransmitTimer learn from each other") {
   CHECK(fx.session.retransmit_timeout_us() == base);
 }
 
+TEST_CASE("a first send waits the longer timeout a session sharing its timer backed off to") {
+  Fixture fx(1);
+  const TimeUs base = fx.config.request_timeout_ms * 1000;
+  RetransmitTimer shared(fx.config);
+  Session a(fx.config, kSelf, fx.crypto, 1, &shared);
+  Session b(fx.config, kSelf, fx.crypto, 100, &shared);
+  SessionEffects out;
+  REQUIRE(a.submit(0, to_bytes("op"), false, out).has_value());
+  REQUIRE(b.submit(10, to_bytes("op"), false, out).has_value());
+  out.clear();
+  a.tick(base, out);  // a times out first and backs the shared timer off to 2 x base
+  REQUIRE(out.send.size() == 1);
+  out.clear();
+  b.tick(base + 10, out);  // b's own deadline: it now waits until 2 x base after its send
+  CHECK(out.send.empty());
+  CHECK(b.next_deadline() == 10 + 2 * base);
+  b.tick(10 + 2 * base, out);  // then it is resent, and backs off from there
+  REQUIRE(out.send.size() == 1);
+  CHECK(out.send[0].to.kind == Destination::Kind::all_replicas);
+  CHECK(b.next_deadline() == 10 + 2 * base + 4 * base);
+  CHECK(b.stats().retransmissions == 1);
+}
+
 TEST_CASE("read-only: sent to all, completes on n matching tentative replies, not on 2f+1") {
   Fixture fx(1);
   fx.submit("get", true);
