@@ -291,53 +291,57 @@ TEST_CASE("the first timeout adapts: the backed-off timeout stays until a reques
   CHECK(fx.session.stats().retransmissions == 1);
 }
 
+// Two sessions a (t from 1) and b (t from 100) sharing one RetransmitTimer,
+// beside the fixture's session, which has its own.
+struct SharedTimer : Fixture {
+  const TimeUs base = config.request_timeout_ms * 1000;
+  RetransmitTimer shared{config};
+  Session a{config, kSelf, crypto, 1, &shared};
+  Session b{config, kSelf, crypto, 100, &shared};
+};
+
 TEST_CASE("sessions that share a RetransmitTimer learn from each other") {
-  Fixture fx(1);
-  const TimeUs base = fx.config.request_timeout_ms * 1000;
-  RetransmitTimer shared(fx.config);
-  Session a(fx.config, kSelf, fx.crypto, 1, &shared);
-  Session b(fx.config, kSelf, fx.crypto, 100, &shared);
+  SharedTimer st;
+  const TimeUs base = st.base;
   SessionEffects out;
   // a's request is resent once: b's next request starts from the backed-off timeout.
-  REQUIRE(a.submit(0, to_bytes("op"), false, out).has_value());
+  REQUIRE(st.a.submit(0, to_bytes("op"), false, out).has_value());
   out.clear();
-  a.tick(base, out);
+  st.a.tick(base, out);
   REQUIRE(out.send.size() == 1);
-  CHECK(b.retransmit_timeout_us() == 2 * base);
-  REQUIRE(b.submit(base, to_bytes("op"), false, out).has_value());
-  CHECK(b.next_deadline() == base + 2 * base);
+  CHECK(st.b.retransmit_timeout_us() == 2 * base);
+  REQUIRE(st.b.submit(base, to_bytes("op"), false, out).has_value());
+  CHECK(st.b.next_deadline() == base + 2 * base);
   // b completes on its first send after 3 x base: a's next request waits longer still.
   out.clear();
-  b.receive(4 * base, reply_frame(0, 100, "ok"), out);
-  b.receive(4 * base, reply_frame(1, 100, "ok"), out);
+  st.b.receive(4 * base, reply_frame(0, 100, "ok"), out);
+  st.b.receive(4 * base, reply_frame(1, 100, "ok"), out);
   REQUIRE(out.completed.has_value());
-  CHECK(shared.first_timeout_us() == std::min<TimeUs>(3 * base + 4 * (3 * base / 2), base * kMaxBackoffFactor));
-  CHECK(a.retransmit_timeout_us() == shared.first_timeout_us());
+  CHECK(st.shared.first_timeout_us() ==
+        std::min<TimeUs>(3 * base + 4 * (3 * base / 2), base * kMaxBackoffFactor));
+  CHECK(st.a.retransmit_timeout_us() == st.shared.first_timeout_us());
   // A session of its own is unaffected.
-  CHECK(fx.session.retransmit_timeout_us() == base);
+  CHECK(st.session.retransmit_timeout_us() == base);
 }
 
 TEST_CASE("a first send waits the longer timeout a session sharing its timer backed off to") {
-  Fixture fx(1);
-  const TimeUs base = fx.config.request_timeout_ms * 1000;
-  RetransmitTimer shared(fx.config);
-  Session a(fx.config, kSelf, fx.crypto, 1, &shared);
-  Session b(fx.config, kSelf, fx.crypto, 100, &shared);
+  SharedTimer st;
+  const TimeUs base = st.base;
   SessionEffects out;
-  REQUIRE(a.submit(0, to_bytes("op"), false, out).has_value());
-  REQUIRE(b.submit(10, to_bytes("op"), false, out).has_value());
+  REQUIRE(st.a.submit(0, to_bytes("op"), false, out).has_value());
+  REQUIRE(st.b.submit(10, to_bytes("op"), false, out).has_value());
   out.clear();
-  a.tick(base, out);  // a times out first and backs the shared timer off to 2 x base
+  st.a.tick(base, out);  // a times out first and backs the shared timer off to 2 x base
   REQUIRE(out.send.size() == 1);
   out.clear();
-  b.tick(base + 10, out);  // b's own deadline: it now waits until 2 x base after its send
+  st.b.tick(base + 10, out);  // b's own deadline: it now waits until 2 x base after its send
   CHECK(out.send.empty());
-  CHECK(b.next_deadline() == 10 + 2 * base);
-  b.tick(10 + 2 * base, out);  // then it is resent, and backs off from there
+  CHECK(st.b.next_deadline() == 10 + 2 * base);
+  st.b.tick(10 + 2 * base, out);  // then it is resent, and backs off from there
   REQUIRE(out.send.size() == 1);
   CHECK(out.send[0].to.kind == Destination::Kind::all_replicas);
-  CHECK(b.next_deadline() == 10 + 2 * base + 4 * base);
-  CHECK(b.stats().retransmissions == 1);
+  CHECK(st.b.next_deadline() == 10 + 2 * base + 4 * base);
+  CHECK(st.b.stats().retransmissions == 1);
 }
 
 TEST_CASE("read-only: sent to all, completes on n matching tentative replies, not on 2f+1") {
