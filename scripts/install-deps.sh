@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libssl-dev libzmq3-dev cppzmq-dev libcereal-dev doctest-dev liblmdb-dev
+  libssl-dev libsodium-dev libzmq3-dev cppzmq-dev libcereal-dev doctest-dev liblmdb-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libbenchmark-dev
   libcpp-httplib-dev gnuplot-nox python3
   iproute2 nftables

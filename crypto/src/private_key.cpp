@@ -7,6 +7,7 @@
 #include <array>
 
 #include "ecdsa_signature.hpp"
+#include "ed25519.hpp"
 #include "key_file.hpp"
 #include "ossl.hpp"
 
@@ -15,11 +16,10 @@ namespace synod::crypto {
 struct PrivateKey::Impl {
   Scheme scheme = Scheme::ed25519;
   detail::PkeyPtr pkey;
-  // Ed25519: the DigestSign context, initialised with the key once and
-  // re-initialised in place per message. ECDSA: the SHA-256 context.
-  detail::MdCtxPtr md_ctx;
-  detail::MdPtr sha256;         // ECDSA only
-  detail::PkeyCtxPtr sign_ctx;  // ECDSA only: sign-initialised once
+  detail::Ed25519Signer ed25519;  // Ed25519 only: libsodium's expanded secret key
+  detail::MdCtxPtr md_ctx;        // ECDSA only: the SHA-256 context
+  detail::MdPtr sha256;           // ECDSA only
+  detail::PkeyCtxPtr sign_ctx;    // ECDSA only: sign-initialised once
 
   static Result<std::unique_ptr<Impl>> build(detail::PkeyPtr pkey);
 
@@ -32,12 +32,13 @@ Result<std::unique_ptr<PrivateKey::Impl>> PrivateKey::Impl::build(detail::PkeyPt
   if (!scheme) return std::unexpected(std::move(scheme.error()));
   auto impl = std::make_unique<Impl>();
   impl->scheme = *scheme;
-  impl->md_ctx.reset(EVP_MD_CTX_new());
-  if (!impl->md_ctx) return std::unexpected(detail::openssl_error("cannot allocate a digest context"));
   if (*scheme == Scheme::ed25519) {
-    if (EVP_DigestSignInit_ex(impl->md_ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey.get(), nullptr) != 1)
-      return std::unexpected(detail::openssl_error("cannot set up Ed25519 signing"));
+    auto signer = detail::Ed25519Signer::from_pkey(pkey.get());
+    if (!signer) return std::unexpected(std::move(signer.error()));
+    impl->ed25519 = std::move(*signer);
   } else {
+    impl->md_ctx.reset(EVP_MD_CTX_new());
+    if (!impl->md_ctx) return std::unexpected(detail::openssl_error("cannot allocate a digest context"));
     impl->sha256 = detail::fetch_sha256();
     if (!impl->sha256) return std::unexpected(detail::openssl_error("cannot fetch SHA-256"));
     impl->sign_ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
@@ -65,15 +66,8 @@ EVP_PKEY* KeyAccess::pkey(const PrivateKey& key) {
 }  // namespace detail
 
 Result<std::vector<std::uint8_t>> PrivateKey::Impl::sign_ed25519(std::span<const std::uint8_t> data) {
-  // A null key re-initialises the context in place (same key, no fetch, no
-  // new EVP_PKEY_CTX): a one-shot EVP_DigestSign finalises the context.
-  if (EVP_DigestSignInit_ex(md_ctx.get(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr) != 1)
-    return std::unexpected(detail::openssl_error("Ed25519 sign re-init failed"));
   std::vector<std::uint8_t> signature(kSignatureBytes);
-  std::size_t length = signature.size();
-  if (EVP_DigestSign(md_ctx.get(), signature.data(), &length, detail::data_or_empty(data), data.size()) != 1)
-    return std::unexpected(detail::openssl_error("Ed25519 signing failed"));
-  if (length != kSignatureBytes) detail::fatal("Ed25519 signature of unexpected length");
+  ed25519.sign(data, std::span<std::uint8_t, kSignatureBytes>(signature.data(), kSignatureBytes));
   return signature;
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 
 #include "ecdsa_signature.hpp"
+#include "ed25519.hpp"
 #include "key_file.hpp"
 #include "ossl.hpp"
 
@@ -16,10 +17,9 @@ namespace synod::crypto {
 struct PublicKey::Impl {
   Scheme scheme = Scheme::ed25519;
   detail::PkeyPtr pkey;
-  // Ed25519: the DigestVerify context, initialised with the key once and
-  // re-initialised in place per signature. ECDSA: the SHA-256 context.
-  detail::MdCtxPtr md_ctx;
-  detail::MdPtr sha256;           // ECDSA only
+  detail::Ed25519Verifier ed25519;  // Ed25519 only: the raw key, for libsodium
+  detail::MdCtxPtr md_ctx;          // ECDSA only: the SHA-256 context
+  detail::MdPtr sha256;             // ECDSA only
   detail::PkeyCtxPtr verify_ctx;  // ECDSA only: verify-initialised once
 
   static Result<std::unique_ptr<Impl>> build(detail::PkeyPtr pkey);
@@ -33,12 +33,13 @@ Result<std::unique_ptr<PublicKey::Impl>> PublicKey::Impl::build(detail::PkeyPtr 
   if (!scheme) return std::unexpected(std::move(scheme.error()));
   auto impl = std::make_unique<Impl>();
   impl->scheme = *scheme;
-  impl->md_ctx.reset(EVP_MD_CTX_new());
-  if (!impl->md_ctx) return std::unexpected(detail::openssl_error("cannot allocate a digest context"));
   if (*scheme == Scheme::ed25519) {
-    if (EVP_DigestVerifyInit_ex(impl->md_ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey.get(), nullptr) != 1)
-      return std::unexpected(detail::openssl_error("cannot set up Ed25519 verification"));
+    auto verifier = detail::Ed25519Verifier::from_pkey(pkey.get());
+    if (!verifier) return std::unexpected(std::move(verifier.error()));
+    impl->ed25519 = *verifier;
   } else {
+    impl->md_ctx.reset(EVP_MD_CTX_new());
+    if (!impl->md_ctx) return std::unexpected(detail::openssl_error("cannot allocate a digest context"));
     impl->sha256 = detail::fetch_sha256();
     if (!impl->sha256) return std::unexpected(detail::openssl_error("cannot fetch SHA-256"));
     impl->verify_ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
@@ -72,18 +73,7 @@ EVP_PKEY* KeyAccess::pkey(const PublicKey& key) {
 }  // namespace detail
 
 bool PublicKey::Impl::verify_ed25519(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature) {
-  if (signature.size() != kSignatureBytes) return false;
-  // A null key re-initialises the context in place (same key, no fetch), as
-  // EVP_DigestVerifyInit_ex documents; a one-shot verify finalises it.
-  if (EVP_DigestVerifyInit_ex(md_ctx.get(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr) != 1)
-    detail::fatal("Ed25519 verify re-init failed");
-  const int rc =
-      EVP_DigestVerify(md_ctx.get(), signature.data(), signature.size(), detail::data_or_empty(data), data.size());
-  if (rc != 1) {
-    ERR_clear_error();  // a bad signature is an answer, not an error to report later
-    return false;
-  }
-  return true;
+  return ed25519.verify(data, signature);
 }
 
 bool PublicKey::Impl::verify_ecdsa(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature) {

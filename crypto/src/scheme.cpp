@@ -12,6 +12,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::insecure_permissions: return "insecure permissions";
     case ErrorCode::unsupported_key: return "unsupported key";
     case ErrorCode::openssl: return "openssl error";
+    case ErrorCode::libsodium: return "libsodium error";
   }
   return "unknown error";
 }

@@ -315,6 +315,84 @@ TEST_CASE("public key PEM round trip gives an equal key that verifies") {
   }
 }
 
+// The Ed25519 signatures are made and checked by libsodium; OpenSSL's own
+// Ed25519 must agree both ways on keys of either origin.
+TEST_CASE("Ed25519 interoperates with OpenSSL's own Ed25519 both ways") {
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  REQUIRE(raw != nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio_PrivateKey(bio, raw, nullptr, nullptr, 0, nullptr, nullptr) == 1);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio, &data);
+  auto key = PrivateKey::from_pem(std::string(data, static_cast<std::size_t>(length)));
+  BIO_free(bio);
+  REQUIRE(key.has_value());
+  PublicKey pub = public_of(*key);
+  const auto message = bytes_of("interoperable");
+
+  // synod's signature, OpenSSL's verifier.
+  const auto ours = sign(*key, message);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  REQUIRE(EVP_DigestVerifyInit_ex(ctx, nullptr, nullptr, nullptr, nullptr, raw, nullptr) == 1);
+  CHECK(EVP_DigestVerify(ctx, ours.data(), ours.size(), message.data(), message.size()) == 1);
+
+  // OpenSSL's signature, synod's verifier: the same bytes (Ed25519 is deterministic).
+  std::vector<std::uint8_t> theirs(kSignatureBytes);
+  std::size_t theirs_length = theirs.size();
+  REQUIRE(EVP_DigestSignInit_ex(ctx, nullptr, nullptr, nullptr, nullptr, raw, nullptr) == 1);
+  REQUIRE(EVP_DigestSign(ctx, theirs.data(), &theirs_length, message.data(), message.size()) == 1);
+  CHECK(theirs == ours);
+  CHECK(pub.verify(message, theirs));
+  theirs[7] ^= 0x10;
+  CHECK_FALSE(pub.verify(message, theirs));
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(raw);
+}
+
+std::string ed25519_public_pem(const std::vector<std::uint8_t>& point) {
+  EVP_PKEY* raw = EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, point.data(), point.size());
+  REQUIRE(raw != nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio_PUBKEY(bio, raw) == 1);
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(length));
+  BIO_free(bio);
+  EVP_PKEY_free(raw);
+  return pem;
+}
+
+// A small-order public key makes forgeries easy: with A and R the identity
+// and S = 0, a cofactorless check passes for every message. Such a key is
+// refused when it is loaded, and so is an encoding that is not a point.
+TEST_CASE("an Ed25519 public key of small order or off the curve is refused at load") {
+  std::vector<std::uint8_t> identity(32, 0);
+  identity[0] = 1;
+  auto weak = PublicKey::from_pem(ed25519_public_pem(identity));
+  REQUIRE_FALSE(weak.has_value());
+  CHECK(weak.error().code == ErrorCode::unsupported_key);
+  CHECK(weak.error().message.find("Ed25519") != std::string::npos);
+  // y = 2 is not the y of any curve point.
+  std::vector<std::uint8_t> off_curve(32, 0);
+  off_curve[0] = 2;
+  CHECK_FALSE(PublicKey::from_pem(ed25519_public_pem(off_curve)).has_value());
+  // A real key's encoding loads.
+  CHECK(PublicKey::from_pem(ed25519_public_pem(from_hex(kRfc8032[0].public_key))).has_value());
+}
+
+TEST_CASE("an Ed25519 signature whose R is of small order is refused") {
+  auto key = PrivateKey::from_raw_ed25519(from_hex(kRfc8032[1].secret_key));
+  REQUIRE(key.has_value());
+  PublicKey pub = public_of(*key);
+  const auto message = from_hex(kRfc8032[1].message);
+  REQUIRE(pub.verify(message, from_hex(kRfc8032[1].signature)));
+  // R = the identity, S = 0: no correct signer makes it, and it is refused
+  // before any arithmetic.
+  std::vector<std::uint8_t> forged(kSignatureBytes, 0);
+  forged[0] = 1;
+  CHECK_FALSE(pub.verify(message, forged));
+}
+
 TEST_CASE("PEM that is not a supported key is an error, never a crash") {
   CHECK_FALSE(PublicKey::from_pem("").has_value());
   CHECK_FALSE(PublicKey::from_pem("not a key").has_value());

@@ -1,6 +1,7 @@
 // synod/crypto/crypto.hpp — everything synod_crypto offers, in one include:
 // keys and signatures (Ed25519, ECDSA P-256), SHA-256, HMAC-SHA256 and
-// constant-time comparison, as thin OpenSSL 3 wrappers with errors as values.
+// constant-time comparison, as thin OpenSSL 3 wrappers with errors as values
+// (Ed25519 signing and verification go through libsodium).
 // synod_crypto depends on nothing of synod's; see each header for its
 // contract and thread-safety (in short: one object per thread).
 #pragma once

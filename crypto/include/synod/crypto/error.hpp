@@ -22,6 +22,7 @@ enum class ErrorCode : std::uint8_t {
   insecure_permissions,  // private key file accessible by group or others
   unsupported_key,       // a key that is not Ed25519 or ECDSA P-256, or unparsable
   openssl,               // OpenSSL reported a failure (its reason in message)
+  libsodium,             // libsodium could not start (Ed25519 signing and verification)
 };
 
 const char* to_string(ErrorCode code);

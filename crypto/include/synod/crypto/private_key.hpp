@@ -8,10 +8,9 @@
 // others (mode & 077, as ssh does) with an error naming the file and its mode,
 // and never prompts for a passphrase (encrypted keys are rejected).
 //
-// Signing keeps the EVP_PKEY loaded and reuses per-object OpenSSL contexts:
-// Ed25519 re-initialises one EVP_MD_CTX in place and signs one-shot; ECDSA
-// hashes with a SHA-256 fetched once and signs with an EVP_PKEY_CTX set up
-// once. Signatures are 64 bytes in both schemes (see scheme.hpp for the
+// Signing: Ed25519 signs with libsodium from the key expanded once at load
+// (OpenSSL still parses, generates and writes the key); ECDSA hashes with a
+// SHA-256 fetched once and signs with an EVP_PKEY_CTX set up once. Signatures are 64 bytes in both schemes (see scheme.hpp for the
 // ECDSA r || s layout).
 //
 // Thread-safety: a PrivateKey is NOT thread-safe (sign() reuses its

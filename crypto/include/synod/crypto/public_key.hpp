@@ -1,9 +1,11 @@
 // synod/crypto/public_key.hpp — a signature verification key (Ed25519 or
 // ECDSA P-256), loaded from PEM (SubjectPublicKeyInfo, "BEGIN PUBLIC KEY").
 //
-// The key is decoded and checked once; verify() then reuses per-object
-// OpenSSL contexts (and, for ECDSA, a SHA-256 fetched once), so verifying a
-// signature pays no algorithm fetch.
+// The key is decoded and checked once (an Ed25519 key must be a canonical
+// point of the prime-order subgroup, a P-256 key a point on the curve).
+// Ed25519 signatures are verified by libsodium, ECDSA ones by OpenSSL through
+// per-object contexts and a SHA-256 fetched once, so verifying a signature
+// pays no algorithm fetch.
 //
 // verify() treats its inputs as untrusted: any signature that is not a valid
 // one for this key and message (wrong length, garbage, another key's, bits

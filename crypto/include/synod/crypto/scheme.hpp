@@ -1,7 +1,9 @@
 // synod/crypto/scheme.hpp — the signature schemes synod supports.
 //
 //   ed25519     PureEdDSA over Curve25519 (RFC 8032). The default: fast,
-//               deterministic, and not malleable (OpenSSL rejects S >= L).
+//               deterministic, and not malleable (S >= L is rejected, and
+//               so is an R of small order). Signed and verified by
+//               libsodium, the faster of the two libraries here.
 //   ecdsa_p256  ECDSA over NIST P-256 with SHA-256 (FIPS 186-4), for
 //               deployments that must use NIST curves. Signatures are the
 //               fixed 64-byte r || s form (each big-endian, left-padded to 32
