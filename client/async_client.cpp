@@ -25,7 +25,7 @@ struct Pending {
   Bytes op;
   bool read_only = false;
   TimeUs give_up = 0;
-  std::promise<Result<Bytes>> promise;
+  AsyncClient::Completion done;
 };
 
 // One client id: its session and the request it has in flight.
@@ -66,6 +66,7 @@ struct AsyncClient::Impl {
 
   std::atomic<bool> stop{false};
   std::thread io;
+  bool redispatch = false;  // I/O thread only: a completion submitted since the last dispatch
 
   Impl(ClusterConfig c, AsyncClientOptions o) : config(std::move(c)), options(o) {}
 
@@ -74,23 +75,34 @@ struct AsyncClient::Impl {
     (void)wake_tx.send(zmq::buffer("w", 1), zmq::send_flags::dontwait);
   }
 
-  std::future<Result<Bytes>> submit(Bytes op, bool read_only) {
+  // Completions never run under `mutex`: one may submit again.
+  void submit(Bytes op, AsyncClient::Completion done, bool read_only) {
     Pending p;
     p.op = std::move(op);
     p.read_only = read_only;
     p.give_up = runtime::monotonic_now_us() + static_cast<TimeUs>(options.timeout.count()) * 1000;
-    auto future = p.promise.get_future();
-    std::lock_guard lock(mutex);
-    if (closed) {
-      p.promise.set_value(fail(ErrorCode::io, closed_why));
-    } else if (queue.size() >= options.max_queued) {
-      p.promise.set_value(fail(ErrorCode::io, "too many queued requests (max_queued = " +
-                                                     std::to_string(options.max_queued) + ")"));
-    } else {
-      queue.push_back(std::move(p));
-      wake();
+    p.done = std::move(done);
+    std::optional<Error> refused;
+    {
+      std::lock_guard lock(mutex);
+      if (closed) {
+        refused = Error{ErrorCode::io, closed_why};
+      } else if (queue.size() >= options.max_queued) {
+        refused = Error{ErrorCode::io,
+                        "too many queued requests (max_queued = " + std::to_string(options.max_queued) + ")"};
+      } else {
+        queue.push_back(std::move(p));
+        // A completion that submits runs on the I/O thread: no wake-up, only
+        // one more dispatch before the next wait.
+        if (std::this_thread::get_id() == io.get_id()) {
+          redispatch = true;
+        } else {
+          wake();
+        }
+        return;
+      }
     }
-    return future;
+    p.done(std::unexpected(std::move(*refused)));
   }
 
   void send(const std::vector<OutboundFrame>& frames) {
@@ -132,12 +144,13 @@ struct AsyncClient::Impl {
       stats.retransmissions += s.retransmissions;
       stats.replies_rejected += s.replies_malformed + s.replies_bad_auth + s.replies_duplicate + s.replies_unrelated;
     }
-    lane.current->promise.set_value(std::move(result));
+    Pending done = std::move(*lane.current);
     lane.current.reset();
     // A fresh session per request keeps the stats above per-request deltas,
     // and after a timeout makes a late reply to the abandoned t unable to
     // complete the next request (the new session continues above it).
     lane.session = std::make_unique<client::Session>(config, lane.id, *lane.crypto, lane.session->next_t());
+    done.done(std::move(result));  // last: it may submit, and the lane is idle again
   }
 
   void on_effects(Lane& lane, client::SessionEffects& out) {
@@ -151,20 +164,24 @@ struct AsyncClient::Impl {
     for (Lane& lane : lanes) {
       if (lane.current) continue;
       std::optional<Pending> next;
+      std::vector<Pending> expired;
       {
         std::lock_guard lock(mutex);
         while (!queue.empty() && queue.front().give_up <= now) {
-          queue.front().promise.set_value(fail(ErrorCode::io, "timed out waiting for a free client id"));
+          expired.push_back(std::move(queue.front()));
           ++stats.timeouts;
           queue.pop_front();
         }
-        if (queue.empty()) return;
-        next = std::move(queue.front());
-        queue.pop_front();
+        if (!queue.empty()) {
+          next = std::move(queue.front());
+          queue.pop_front();
+        }
       }
+      for (Pending& p : expired) p.done(fail(ErrorCode::io, "timed out waiting for a free client id"));
+      if (!next) return;
       client::SessionEffects out;
       if (auto r = lane.session->submit(now, as_view(next->op), next->read_only, out); !r) {
-        next->promise.set_value(std::unexpected(r.error()));
+        next->done(std::unexpected(r.error()));
         continue;  // the lane stays idle for the next one
       }
       lane.current = std::move(next);
@@ -191,6 +208,7 @@ struct AsyncClient::Impl {
         wake_at = std::min(wake_at, lane.session->next_deadline());
         if (lane.current) wake_at = std::min(wake_at, lane.current->give_up);
       }
+      if (redispatch) wake_at = now;
       try {
         zmq::poll(items, std::chrono::milliseconds(wake_at > now ? (wake_at - now + 999) / 1000 : 0));
       } catch (const zmq::error_t& e) {
@@ -227,6 +245,7 @@ struct AsyncClient::Impl {
           on_effects(lane, out);
         }
       }
+      redispatch = false;  // a completion inside dispatch() sets it again
       dispatch(now);
     }
   }
@@ -234,15 +253,20 @@ struct AsyncClient::Impl {
   // Fails every request not yet completed; later submit()s fail at once.
   // Only from the I/O thread, or once it has stopped (lanes are its own).
   void fail_all(const std::string& why) {
+    std::deque<Pending> open;
     for (Lane& lane : lanes) {
-      if (lane.current) lane.current->promise.set_value(fail(ErrorCode::io, why));
+      if (lane.current) open.push_back(std::move(*lane.current));
       lane.current.reset();
     }
-    std::lock_guard lock(mutex);
-    if (!closed) closed_why = why;
-    closed = true;
-    for (Pending& p : queue) p.promise.set_value(fail(ErrorCode::io, why));
-    queue.clear();
+    {
+      std::lock_guard lock(mutex);
+      if (!closed) closed_why = why;
+      closed = true;
+      std::move(queue.begin(), queue.end(), std::back_inserter(open));
+      queue.clear();
+    }
+    // After closing: a completion that submits again is refused at once.
+    for (Pending& p : open) p.done(fail(ErrorCode::io, why));
   }
 
   void shut_down() {
@@ -319,7 +343,16 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
 }
 
 std::future<Result<Bytes>> AsyncClient::submit(Bytes op, bool read_only) {
-  return impl_->submit(std::move(op), read_only);
+  std::promise<Result<Bytes>> promise;
+  auto future = promise.get_future();
+  impl_->submit(
+      std::move(op), [promise = std::move(promise)](Result<Bytes> result) mutable { promise.set_value(std::move(result)); },
+      read_only);
+  return future;
+}
+
+void AsyncClient::submit(Bytes op, Completion done, bool read_only) {
+  impl_->submit(std::move(op), std::move(done), read_only);
 }
 std::size_t AsyncClient::max_in_flight() const { return impl_->lanes.size(); }
 std::size_t AsyncClient::peak_in_flight() const {

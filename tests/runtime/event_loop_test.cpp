@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <set>
 #include <memory>
@@ -383,6 +384,83 @@ TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes t
   CHECK((*async)->peak_in_flight() <= kIds);
   CHECK((*async)->stats().completed == 2 * kRequests);
   CHECK((*async)->stats().timeouts == 0);
+}
+
+TEST_CASE("an AsyncClient's completions run on its I/O thread and can submit the next request") {
+  constexpr std::uint32_t kIds = 3;
+  constexpr int kPerLoop = 10;
+  LocalCluster cluster(Protocol::pbft, kIds);
+  AsyncClientOptions options;
+  options.timeout = std::chrono::seconds(30);
+  auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
+  REQUIRE_MESSAGE(async, async.error().message);
+  AsyncClient& client = **async;
+
+  // kIds closed loops, each writing 0..kPerLoop-1 to its own key, every
+  // request submitted from the previous one's completion.
+  struct Loop {
+    int done = 0;
+    int failed = 0;
+    std::set<std::thread::id> threads;
+    std::function<void()> next;
+  };
+  std::vector<Loop> loops(kIds);
+  std::promise<void> all_done;
+  std::atomic<std::uint32_t> running = kIds;
+  for (std::uint32_t l = 0; l < kIds; ++l) {
+    Loop& loop = loops[l];
+    loop.next = [&, l] {
+      Loop& me = loops[l];
+      client.submit(kv::encode_put("loop" + std::to_string(l), std::to_string(me.done)),
+                    [&, l](Result<Bytes> reply) {
+                      Loop& self = loops[l];
+                      self.threads.insert(std::this_thread::get_id());
+                      if (!reply) ++self.failed;
+                      if (++self.done < kPerLoop) return self.next();
+                      if (--running == 0) all_done.set_value();
+                    });
+    };
+  }
+  for (Loop& loop : loops) loop.next();
+  REQUIRE(all_done.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  for (std::uint32_t l = 0; l < kIds; ++l) {
+    CAPTURE(l);
+    CHECK(loops[l].failed == 0);
+    REQUIRE(loops[l].threads.size() == 1);
+    CHECK(*loops[l].threads.begin() != std::this_thread::get_id());
+    // The loop's writes executed in order: the last one is what remains.
+    auto reply = client.submit(kv::encode_get("loop" + std::to_string(l)), true).get();
+    REQUIRE_MESSAGE(reply, reply.error().message);
+    auto result = kv::decode_result(as_view(*reply));
+    REQUIRE(result);
+    CHECK(result->value == std::optional<std::string>(std::to_string(kPerLoop - 1)));
+  }
+  CHECK(client.stats().completed == kIds * kPerLoop + kIds);
+}
+
+TEST_CASE("an AsyncClient refuses a submission at once through its completion, which may submit again") {
+  LocalCluster cluster(Protocol::pbft, 1);
+  AsyncClientOptions options;
+  options.max_queued = 0;  // every submission is refused
+  auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
+  REQUIRE(async);
+  std::vector<std::string> errors;
+  std::vector<std::thread::id> threads;
+  (*async)->submit(kv::encode_put("k", "v"), [&](Result<Bytes> first) {
+    REQUIRE_FALSE(first);
+    errors.push_back(first.error().message);
+    threads.push_back(std::this_thread::get_id());
+    // No lock is held: submitting again from here does not deadlock.
+    (*async)->submit(kv::encode_put("k", "w"), [&](Result<Bytes> second) {
+      REQUIRE_FALSE(second);
+      errors.push_back(second.error().message);
+      threads.push_back(std::this_thread::get_id());
+    });
+  });
+  // Both completed before submit() returned, on this thread.
+  REQUIRE(errors.size() == 2);
+  for (const std::string& e : errors) CHECK(e.find("too many queued requests") != std::string::npos);
+  for (std::thread::id t : threads) CHECK(t == std::this_thread::get_id());
 }
 
 TEST_CASE("an AsyncClient fails futures with a clear error: unknown id, queue full, closed") {

@@ -6,8 +6,9 @@
 // synod::client::Session; all of them share one DEALER socket per replica
 // (each id introduces itself to every replica when connecting). submit()
 // queues an operation; one I/O thread hands it to the first idle session,
-// drives retransmissions and timeouts, and fulfils the returned future.
-// With k ids, up to k requests are in flight; more wait in a bounded queue.
+// drives retransmissions and timeouts, and fulfils the returned future (or
+// calls the given completion). With k ids, up to k requests are in flight;
+// more wait in a bounded queue.
 //
 // Requests on different ids are ordered independently: two submissions are
 // not guaranteed to execute in submission order. Wait for a future before
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <vector>
@@ -58,6 +60,16 @@ class AsyncClient {
   // Queues `op`; the future yields the accepted result or an error (timeout,
   // queue full, op too large, client closed). Never blocks.
   std::future<Result<Bytes>> submit(Bytes op, bool read_only = false);
+
+  // The same, with a completion instead of a future: `done` gets the result
+  // exactly once, on the client's I/O thread, so it must not block; it may
+  // submit again (a closed loop needs no thread of its own, and the next
+  // request is sent in the same wake-up). A submission refused at once
+  // (queue full, client closed) completes on the caller's thread before
+  // submit() returns; requests still open when the client is destroyed
+  // complete on the destroying thread.
+  using Completion = std::move_only_function<void(Result<Bytes>)>;
+  void submit(Bytes op, Completion done, bool read_only = false);
 
   std::size_t max_in_flight() const;   // the number of client ids
   std::size_t peak_in_flight() const;  // the most requests that were in flight at once
