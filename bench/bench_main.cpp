@@ -360,8 +360,8 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   // `outstanding` closed loops, each a chain of completions on the client's
   // I/O thread: a request completes and the next one is submitted at once,
   // with no thread of the benchmark's own between them. A loop whose request
-  // fails (counted in `errors`) ends there: a refused submission completes at
-  // once, and resubmitting from it would never return.
+  // fails (counted in `errors`, warm-up included) ends there: a refused
+  // submission completes at once, and resubmitting from it would never return.
   std::atomic<bool> measuring{false};
   std::atomic<bool> stop{false};
   std::vector<double> latencies;  // I/O thread only until every loop has ended
@@ -369,12 +369,9 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   std::mutex ended_mutex;
   std::condition_variable ended_cv;
   std::size_t running = outstanding;  // guarded by ended_mutex
-  struct Loop {
-    std::function<void()> next;
-  };
-  std::vector<Loop> loops(outstanding);
-  for (Loop& loop : loops) {
-    loop.next = [&] {
+  std::vector<std::function<void()>> loops(outstanding);  // each submits its next request
+  for (auto& next : loops) {
+    next = [&] {
       const auto start = Clock::now();
       (*client)->submit(synod::Bytes(op), [&, start](synod::Result<synod::Bytes> result) {
         const bool ok = reply_size(result) == c.payload.reply;
@@ -382,7 +379,7 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
         if (ok && measuring.load(std::memory_order_relaxed))
           latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
         if (ok && !stop.load(std::memory_order_relaxed)) {
-          loop.next();
+          next();
           return;
         }
         const std::lock_guard lock(ended_mutex);
@@ -390,7 +387,7 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
       });
     };
   }
-  for (Loop& loop : loops) loop.next();
+  for (auto& next : loops) next();
   auto sleep_for = [](double seconds) {
     const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     while (Clock::now() < until && !g_interrupted) std::this_thread::sleep_for(20ms);
