@@ -183,14 +183,9 @@ constexpr const char* kRfc6979TestSignature =
     "f1abb023518351cd71d881567b1ea663ed3efcf6c5132b354f28d3b0b7d38367"
     "019f4113742a2b14bd25926b49c649155f267e60d3814b4c0cc84250e46f0083";
 
-// PEM of a P-256 SubjectPublicKeyInfo around an uncompressed point, built
-// with OpenSSL directly (synod_crypto has no raw-point constructor).
-std::string p256_public_pem(const std::vector<std::uint8_t>& point) {
-  // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING point }
-  std::vector<std::uint8_t> der = from_hex("3059301306072a8648ce3d020106082a8648ce3d030107034200");
-  der.insert(der.end(), point.begin(), point.end());
-  const unsigned char* cursor = der.data();
-  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size()));
+// The public-key PEM of a key built with OpenSSL directly (for keys
+// synod_crypto cannot make); frees the key.
+std::string public_pem_of(EVP_PKEY* raw) {
   REQUIRE(raw != nullptr);
   BIO* bio = BIO_new(BIO_s_mem());
   REQUIRE(PEM_write_bio_PUBKEY(bio, raw) == 1);
@@ -200,6 +195,16 @@ std::string p256_public_pem(const std::vector<std::uint8_t>& point) {
   BIO_free(bio);
   EVP_PKEY_free(raw);
   return pem;
+}
+
+// PEM of a P-256 SubjectPublicKeyInfo around an uncompressed point
+// (synod_crypto has no raw-point constructor).
+std::string p256_public_pem(const std::vector<std::uint8_t>& point) {
+  // SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING point }
+  std::vector<std::uint8_t> der = from_hex("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+  der.insert(der.end(), point.begin(), point.end());
+  const unsigned char* cursor = der.data();
+  return public_pem_of(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(der.size())));
 }
 
 TEST_CASE("ECDSA P-256 verifies the RFC 6979 A.2.5 SHA-256 signatures and rejects them swapped") {
@@ -350,16 +355,7 @@ TEST_CASE("Ed25519 interoperates with OpenSSL's own Ed25519 both ways") {
 }
 
 std::string ed25519_public_pem(const std::vector<std::uint8_t>& point) {
-  EVP_PKEY* raw = EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, point.data(), point.size());
-  REQUIRE(raw != nullptr);
-  BIO* bio = BIO_new(BIO_s_mem());
-  REQUIRE(PEM_write_bio_PUBKEY(bio, raw) == 1);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(length));
-  BIO_free(bio);
-  EVP_PKEY_free(raw);
-  return pem;
+  return public_pem_of(EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, point.data(), point.size()));
 }
 
 // A small-order public key makes forgeries easy: with A and R the identity
@@ -404,16 +400,7 @@ TEST_CASE("PEM that is not a supported key is an error, never a crash") {
 
 TEST_CASE("a P-384 key is refused as unsupported, naming the curve") {
   // Built with OpenSSL directly: synod_crypto cannot make one.
-  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
-  REQUIRE(raw != nullptr);
-  BIO* bio = BIO_new(BIO_s_mem());
-  REQUIRE(bio != nullptr);
-  REQUIRE(PEM_write_bio_PUBKEY(bio, raw) == 1);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio, &data);
-  const std::string pem(data, static_cast<std::size_t>(length));
-  BIO_free(bio);
-  EVP_PKEY_free(raw);
+  const std::string pem = public_pem_of(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
   auto loaded = PublicKey::from_pem(pem);
   REQUIRE_FALSE(loaded.has_value());
   CHECK(loaded.error().code == ErrorCode::unsupported_key);

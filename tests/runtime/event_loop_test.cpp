@@ -351,19 +351,25 @@ TEST_CASE("pbft: status reports unreachable replicas and ignores unsigned status
   CHECK_FALSE(attacker.recv(answer, zmq::recv_flags::none).has_value());
 }
 
-TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes them all") {
-  constexpr std::uint32_t kIds = 4;
-  constexpr int kRequests = 24;
-  LocalCluster cluster(Protocol::pbft, kIds);
+// An AsyncClient with one lane per client id of the cluster.
+std::unique_ptr<AsyncClient> connect_async(const LocalCluster& cluster) {
   AsyncClientOptions options;
   options.timeout = std::chrono::seconds(30);
   auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
   REQUIRE_MESSAGE(async, async.error().message);
-  CHECK((*async)->max_in_flight() == kIds);
+  return std::move(*async);
+}
+
+TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes them all") {
+  constexpr std::uint32_t kIds = 4;
+  constexpr int kRequests = 24;
+  LocalCluster cluster(Protocol::pbft, kIds);
+  auto async = connect_async(cluster);
+  CHECK(async->max_in_flight() == kIds);
   // All submitted before any is awaited: up to kIds are in flight at once.
   std::vector<std::future<Result<Bytes>>> futures;
   for (int i = 0; i < kRequests; ++i) {
-    futures.push_back((*async)->submit(kv::encode_put("a" + std::to_string(i), "v" + std::to_string(i))));
+    futures.push_back(async->submit(kv::encode_put("a" + std::to_string(i), "v" + std::to_string(i))));
   }
   for (auto& f : futures) {
     auto reply = f.get();
@@ -374,27 +380,24 @@ TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes t
   }
   // Every write landed with its own value, read back through the same pool.
   for (int i = 0; i < kRequests; ++i) {
-    auto reply = (*async)->submit(kv::encode_get("a" + std::to_string(i)), true).get();
+    auto reply = async->submit(kv::encode_get("a" + std::to_string(i)), true).get();
     REQUIRE_MESSAGE(reply, reply.error().message);
     auto result = kv::decode_result(as_view(*reply));
     REQUIRE(result);
     CHECK(result->value == std::optional<std::string>("v" + std::to_string(i)));
   }
-  CHECK((*async)->peak_in_flight() >= 2);  // overlapped, not one after another
-  CHECK((*async)->peak_in_flight() <= kIds);
-  CHECK((*async)->stats().completed == 2 * kRequests);
-  CHECK((*async)->stats().timeouts == 0);
+  CHECK(async->peak_in_flight() >= 2);  // overlapped, not one after another
+  CHECK(async->peak_in_flight() <= kIds);
+  CHECK(async->stats().completed == 2 * kRequests);
+  CHECK(async->stats().timeouts == 0);
 }
 
 TEST_CASE("an AsyncClient's completions run on its I/O thread and can submit the next request") {
   constexpr std::uint32_t kIds = 3;
   constexpr int kPerLoop = 10;
   LocalCluster cluster(Protocol::pbft, kIds);
-  AsyncClientOptions options;
-  options.timeout = std::chrono::seconds(30);
-  auto async = AsyncClient::connect(cluster.config(), cluster.identities(), options);
-  REQUIRE_MESSAGE(async, async.error().message);
-  AsyncClient& client = **async;
+  auto async = connect_async(cluster);
+  AsyncClient& client = *async;
 
   // kIds closed loops, each writing 0..kPerLoop-1 to its own key, every
   // request submitted from the previous one's completion.
