@@ -158,10 +158,11 @@ struct EventLoop::Impl {
     ++stats.frames_out;
   }
 
-  // Reads one [routing id, frame] message; false when none is waiting.
-  bool receive_one(TimeUs now, Effects& scratch, Effects& all) {
+  // Reads one [routing id, frame] message, waiting up to the socket's
+  // receive timeout for it when `wait`; false when none came.
+  bool receive_one(TimeUs now, Effects& scratch, Effects& all, bool wait = false) {
     zmq::message_t routing_id;
-    if (!router.recv(routing_id, zmq::recv_flags::dontwait)) return false;
+    if (!router.recv(routing_id, wait ? zmq::recv_flags::none : zmq::recv_flags::dontwait)) return false;
     if (!routing_id.more()) return true;  // an empty message: nothing to feed
     zmq::message_t frame;
     if (!router.recv(frame, zmq::recv_flags::none)) return true;  // parts of a message arrive together
@@ -243,17 +244,21 @@ struct EventLoop::Impl {
   }
 
   Result<void> iteration() {
-    std::vector<zmq::pollitem_t> items{{router.handle(), 0, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, poll_timeout(monotonic_now_us()));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) return fail(ErrorCode::io, std::string("poll: ") + e.what());
-      return {};  // a signal: the caller checks its stop flag
-    }
     Effects scratch;
     Effects all;
     std::size_t inputs = 0;
-    while (inputs < options.max_inputs_per_iteration && receive_one(monotonic_now_us(), scratch, all)) ++inputs;
+    // The wait is the first receive itself, with the deadline as its timeout
+    // (an option, not a system call): one wake-up check fewer per iteration
+    // than zmq_poll, which looks at the socket's events before and after.
+    router.set(zmq::sockopt::rcvtimeo, static_cast<int>(poll_timeout(monotonic_now_us()).count()));
+    try {
+      if (receive_one(monotonic_now_us(), scratch, all, /*wait=*/true)) ++inputs;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return fail(ErrorCode::io, std::string("receive: ") + e.what());
+      return {};  // a signal: the caller checks its stop flag
+    }
+    while (inputs > 0 && inputs < options.max_inputs_per_iteration && receive_one(monotonic_now_us(), scratch, all))
+      ++inputs;
     const TimeUs now = monotonic_now_us();
     if (now >= core.next_deadline()) {
       core.tick(now, scratch);
