@@ -364,7 +364,7 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   // submission completes at once, and resubmitting from it would never return.
   std::atomic<bool> measuring{false};
   std::atomic<bool> stop{false};
-  std::vector<double> latencies;  // I/O thread only until every loop has ended
+  std::vector<double> all;        // latencies; I/O thread only until every loop has ended
   std::uint64_t errors = 0;       // likewise
   std::mutex ended_mutex;
   std::condition_variable ended_cv;
@@ -377,7 +377,7 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
         const bool ok = reply_size(result) == c.payload.reply;
         if (!ok) ++errors;
         if (ok && measuring.load(std::memory_order_relaxed))
-          latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+          all.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
         if (ok && !stop.load(std::memory_order_relaxed)) {
           next();
           return;
@@ -420,7 +420,6 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   Point p;
   p.config = c;
   p.outstanding = outstanding;
-  std::vector<double>& all = latencies;
   p.errors = errors;
   std::sort(all.begin(), all.end());
   p.ops = all.size();

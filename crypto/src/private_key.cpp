@@ -23,7 +23,6 @@ struct PrivateKey::Impl {
 
   static Result<std::unique_ptr<Impl>> build(detail::PkeyPtr pkey);
 
-  Result<std::vector<std::uint8_t>> sign_ed25519(std::span<const std::uint8_t> data);
   Result<std::vector<std::uint8_t>> sign_ecdsa(std::span<const std::uint8_t> data);
 };
 
@@ -64,12 +63,6 @@ EVP_PKEY* KeyAccess::pkey(const PrivateKey& key) {
 }
 
 }  // namespace detail
-
-Result<std::vector<std::uint8_t>> PrivateKey::Impl::sign_ed25519(std::span<const std::uint8_t> data) {
-  std::vector<std::uint8_t> signature(kSignatureBytes);
-  ed25519.sign(data, std::span<std::uint8_t, kSignatureBytes>(signature.data(), kSignatureBytes));
-  return signature;
-}
 
 Result<std::vector<std::uint8_t>> PrivateKey::Impl::sign_ecdsa(std::span<const std::uint8_t> data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> hash{};
@@ -184,7 +177,10 @@ Result<PublicKey> PrivateKey::public_key() const {
 
 Result<std::vector<std::uint8_t>> PrivateKey::sign(std::span<const std::uint8_t> data) {
   if (!impl_) detail::fatal("use of a moved-from PrivateKey");
-  return impl_->scheme == Scheme::ed25519 ? impl_->sign_ed25519(data) : impl_->sign_ecdsa(data);
+  if (impl_->scheme == Scheme::ecdsa_p256) return impl_->sign_ecdsa(data);
+  std::vector<std::uint8_t> signature(kSignatureBytes);
+  impl_->ed25519.sign(data, std::span<std::uint8_t, kSignatureBytes>(signature.data(), kSignatureBytes));
+  return signature;
 }
 
 }  // namespace synod::crypto

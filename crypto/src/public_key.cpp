@@ -20,11 +20,10 @@ struct PublicKey::Impl {
   detail::Ed25519Verifier ed25519;  // Ed25519 only: the raw key, for libsodium
   detail::MdCtxPtr md_ctx;          // ECDSA only: the SHA-256 context
   detail::MdPtr sha256;             // ECDSA only
-  detail::PkeyCtxPtr verify_ctx;  // ECDSA only: verify-initialised once
+  detail::PkeyCtxPtr verify_ctx;    // ECDSA only: verify-initialised once
 
   static Result<std::unique_ptr<Impl>> build(detail::PkeyPtr pkey);
 
-  bool verify_ed25519(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature);
   bool verify_ecdsa(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature);
 };
 
@@ -71,10 +70,6 @@ EVP_PKEY* KeyAccess::pkey(const PublicKey& key) {
 }
 
 }  // namespace detail
-
-bool PublicKey::Impl::verify_ed25519(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature) {
-  return ed25519.verify(data, signature);
-}
 
 bool PublicKey::Impl::verify_ecdsa(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature) {
   detail::EcdsaDer der{};
@@ -171,7 +166,7 @@ std::vector<std::uint8_t> PublicKey::raw_bytes() const {
 
 bool PublicKey::verify(std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature) {
   if (!impl_) detail::fatal("use of a moved-from PublicKey");
-  return impl_->scheme == Scheme::ed25519 ? impl_->verify_ed25519(data, signature)
+  return impl_->scheme == Scheme::ed25519 ? impl_->ed25519.verify(data, signature)
                                           : impl_->verify_ecdsa(data, signature);
 }
 
