@@ -276,7 +276,33 @@ void PbftReplica::arm_request_timer() {
   const PendingKey* next = timed_client_progressed ? pending_.next_of_another_client(timed_request_) : nullptr;
   timed_request_ = next != nullptr ? *next : *pending_.oldest();
   timed_client_last_t_ = clients_.last_t(timed_request_.first);
+  timed_request_deferred_ = false;
   request_deadline_ = now_ + view_change_timeout_us_;
+}
+
+// True when the next batch to execute is held up here while the others have
+// moved on: a state transfer is under way, the batch is committed and only
+// its body is missing, or f+1 other replicas committed to one digest for it
+// (so at least one correct replica prepared it: the primary is making
+// progress at this seq, and this replica missed votes, e.g. those sent while
+// it restarted, which the others stop resending once they committed).
+//
+// A backup whose request timer expires while behind fetches what it lacks
+// and gives the request one more T instead of starting a view change at
+// once. Without this, a backup that restarted or lagged under load changed
+// view alone and stayed out of the protocol until the next view change (a
+// lone VIEW-CHANGE pulls no one along): the cluster ran with one replica
+// fewer. Once per timed request, so a primary that censors a request is
+// still suspected, after at most 2T, whatever the others claim.
+bool PbftReplica::behind() const {
+  if (transfer_target_ && *transfer_target_ > last_executed_) return true;
+  const auto it = log_.find(last_executed_ + 1);
+  if (it == log_.end()) return false;
+  const Entry& e = it->second;
+  if (e.committed) return true;
+  if (e.view != view_) return false;
+  // Our own commit may be among the votes: f+1 others means f+2 in all then.
+  return e.commits.value_with(f_ + 1 + (e.commits.has_vote(self_) ? 1 : 0)) != nullptr;
 }
 
 void PbftReplica::maybe_propose() {
@@ -509,6 +535,13 @@ void PbftReplica::tick(TimeUs now, Effects& out) {
   if (now_ >= batch_deadline_) {
     batch_deadline_ = kNever;
     maybe_propose();
+  }
+  if (now_ >= request_deadline_ && !timed_request_deferred_ && behind()) {
+    // This backup is behind the others: catch up before suspecting the
+    // primary, once per timed request (see behind()).
+    timed_request_deferred_ = true;
+    request_deadline_ = now_ + view_change_timeout_us_;
+    send_fetch_batches(std::nullopt);
   }
   if (now_ >= request_deadline_) {
     // A request waited T without executing: suspect the primary. T doubles

@@ -95,6 +95,7 @@ class PbftReplica final : public Replica {
   void send_reply(ClientId client, RequestNo t, bool read_only, const Bytes& result);
   void drop_executed_requests();
   void arm_request_timer();
+  bool behind() const;
 
   // ---- checkpoints, state transfer, catch-up (checkpoint.cpp)
   void take_checkpoint(Seq seq);
@@ -217,6 +218,7 @@ class PbftReplica final : public Replica {
   TimeUs request_deadline_ = kNever;   // backup waiting for a request to execute
   std::pair<ClientId, RequestNo> timed_request_{};  // the pending request request_deadline_ is for
   RequestNo timed_client_last_t_ = 0;  // its client's last executed t when the timer started
+  bool timed_request_deferred_ = false;  // its timer was given one more T (behind())
   TimeUs new_view_deadline_ = kNever;  // 2f+1 VIEW-CHANGEs seen, waiting for NEW-VIEW
   TimeUs retransmit_deadline_ = kNever;
 

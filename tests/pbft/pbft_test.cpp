@@ -407,6 +407,40 @@ TEST_CASE("request timer: a client whose earlier requests keep executing does no
   CHECK(c.status(1).view >= 1);
 }
 
+TEST_CASE("request timer: a backup behind the others catches up before it suspects the primary, once") {
+  // Replica 3 gets the pre-prepare but none of the prepares, and the
+  // commits of replicas 0 and 1 only: f+1 others committed to the batch it
+  // cannot commit (so a correct one prepared it). Its catch-up answers are
+  // lost until just before its timer expires.
+  const auto lagging = [](const test::InFlight& m, bool fetches_answered) {
+    if (m.to != std::optional<ReplicaId>(3)) return false;
+    const wire::MsgType type = m.type();
+    if (type == wire::MsgType::committed_batches) return !fetches_answered;
+    if (type == wire::MsgType::prepare) return true;
+    return type == wire::MsgType::commit && m.from == Principal::replica(2);
+  };
+  for (const bool answered : {true, false}) {
+    CAPTURE(answered);
+    Cluster c;
+    c.drop = [&](const test::InFlight& m) { return lagging(m, false); };
+    c.client_sends(1, c.request(1, 1, counter::encode_inc()));  // to every replica: the backups' timers start
+    c.deliver_all();
+    for (ReplicaId i = 0; i < 3; ++i) CHECK(c.status(i).last_executed == 1);
+    c.advance(900'000);  // T = 1 s
+    CHECK(c.status(3).last_executed == 0);
+    if (answered) c.drop = [&](const test::InFlight& m) { return lagging(m, true); };
+    c.advance(200'000);
+    // At T it fetched instead of changing view alone.
+    CHECK(c.status(3).view == 0);
+    CHECK_FALSE(c.status(3).changing_view);
+    CHECK(c.status(3).last_executed == (answered ? 1 : 0));
+    c.advance(1'000'000);
+    // Still behind one T later: the primary is suspected after all.
+    CHECK(c.status(3).view == (answered ? 0 : 1));
+    for (ReplicaId i = 0; i < 3; ++i) CHECK(c.status(i).view == 0);
+  }
+}
+
 TEST_CASE("view change: what prepared in the old view keeps its sequence number") {
   Cluster c;
   // Commits never arrive: the request prepares everywhere, commits nowhere.
