@@ -280,12 +280,13 @@ void PbftReplica::arm_request_timer() {
   request_deadline_ = now_ + view_change_timeout_us_;
 }
 
-// True when the next batch to execute is held up here while the others have
-// moved on: a state transfer is under way, the batch is committed and only
-// its body is missing, or f+1 other replicas committed to one digest for it
-// (so at least one correct replica prepared it: the primary is making
-// progress at this seq, and this replica missed votes, e.g. those sent while
-// it restarted, which the others stop resending once they committed).
+// True when others have moved on past what this replica executed: a state
+// transfer is under way; or a batch above the last executed one is
+// committed here (2f+1 commits: decided) while an earlier one is not, or
+// lacks its body; or f+1 other replicas committed to the next batch, which
+// does not commit here (so at least one correct replica prepared it). That
+// is a replica that missed messages, e.g. those sent while it or its peers
+// restarted, which the others stop resending once they committed.
 //
 // A backup whose request timer expires while behind fetches what it lacks
 // and gives the request one more T instead of starting a view change at
@@ -293,16 +294,20 @@ void PbftReplica::arm_request_timer() {
 // view alone and stayed out of the protocol until the next view change (a
 // lone VIEW-CHANGE pulls no one along): the cluster ran with one replica
 // fewer. Once per timed request, so a primary that censors a request is
-// still suspected, after at most 2T, whatever the others claim.
+// still suspected, after at most 2T. (A primary that crashes leaves the
+// batches it pre-prepared to commit among the backups, and nothing after
+// them: no backup is behind, and the view change starts at T.)
 bool PbftReplica::behind() const {
   if (transfer_target_ && *transfer_target_ > last_executed_) return true;
-  const auto it = log_.find(last_executed_ + 1);
-  if (it == log_.end()) return false;
-  const Entry& e = it->second;
-  if (e.committed) return true;
-  if (e.view != view_) return false;
-  // Our own commit may be among the votes: f+1 others means f+2 in all then.
-  return e.commits.value_with(f_ + 1 + (e.commits.has_vote(self_) ? 1 : 0)) != nullptr;
+  const auto next = log_.find(last_executed_ + 1);
+  if (next != log_.end() && next->second.view == view_ && !next->second.committed) {
+    // Our own commit may be among the votes: f+1 others means f+2 in all then.
+    const auto& commits = next->second.commits;
+    if (commits.value_with(f_ + 1 + (commits.has_vote(self_) ? 1 : 0)) != nullptr) return true;
+  }
+  for (auto it = log_.upper_bound(last_executed_); it != log_.end(); ++it)
+    if (it->second.committed) return true;
+  return false;
 }
 
 void PbftReplica::maybe_propose() {

@@ -408,24 +408,27 @@ TEST_CASE("request timer: a client whose earlier requests keep executing does no
 }
 
 TEST_CASE("request timer: a backup behind the others catches up before it suspects the primary, once") {
-  // Replica 3 gets the pre-prepare but none of the prepares, and the
-  // commits of replicas 0 and 1 only: f+1 others committed to the batch it
-  // cannot commit (so a correct one prepared it). Its catch-up answers are
-  // lost until just before its timer expires.
+  // Replica 3 misses the prepares of seq 1 and replica 2's commit for it, so
+  // seq 1 never commits there; seq 2 does, and waits behind the gap. Its
+  // catch-up answers are lost until just before its timer expires.
   const auto lagging = [](const test::InFlight& m, bool fetches_answered) {
     if (m.to != std::optional<ReplicaId>(3)) return false;
     const wire::MsgType type = m.type();
     if (type == wire::MsgType::committed_batches) return !fetches_answered;
-    if (type == wire::MsgType::prepare) return true;
-    return type == wire::MsgType::commit && m.from == Principal::replica(2);
+    if (type == wire::MsgType::prepare) return Cluster::decode_as<wire::Prepare>(m.frame)->seq == 1;
+    return type == wire::MsgType::commit && m.from == Principal::replica(2) &&
+           Cluster::decode_as<wire::Commit>(m.frame)->seq == 1;
   };
   for (const bool answered : {true, false}) {
     CAPTURE(answered);
     Cluster c;
     c.drop = [&](const test::InFlight& m) { return lagging(m, false); };
-    c.client_sends(1, c.request(1, 1, counter::encode_inc()));  // to every replica: the backups' timers start
+    // To every replica: the backups' timers start.
+    c.client_sends(1, c.request(1, 1, counter::encode_inc()));
     c.deliver_all();
-    for (ReplicaId i = 0; i < 3; ++i) CHECK(c.status(i).last_executed == 1);
+    c.client_sends(2, c.request(2, 1, counter::encode_inc()));
+    c.deliver_all();
+    for (ReplicaId i = 0; i < 3; ++i) CHECK(c.status(i).last_executed == 2);
     c.advance(900'000);  // T = 1 s
     CHECK(c.status(3).last_executed == 0);
     if (answered) c.drop = [&](const test::InFlight& m) { return lagging(m, true); };
@@ -433,7 +436,7 @@ TEST_CASE("request timer: a backup behind the others catches up before it suspec
     // At T it fetched instead of changing view alone.
     CHECK(c.status(3).view == 0);
     CHECK_FALSE(c.status(3).changing_view);
-    CHECK(c.status(3).last_executed == (answered ? 1 : 0));
+    CHECK(c.status(3).last_executed == (answered ? 2 : 0));
     c.advance(1'000'000);
     // Still behind one T later: the primary is suspected after all.
     CHECK(c.status(3).view == (answered ? 0 : 1));
