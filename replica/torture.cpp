@@ -903,7 +903,7 @@ Convergence check_convergence(synod::Client& auditor, const std::set<synod::Repl
 // ------------------------------------------------------------------ one case
 
 struct CaseSpec {
-  std::string scenario;  // kill-restart, pause-primary, byzantine, garbage, bad-client
+  std::string scenario;  // kill-restart, restart-all, pause-primary, byzantine, garbage, bad-client
   synod::Protocol protocol = synod::Protocol::pbft;
   std::uint32_t f = 1;
   std::string mode;  // byzantine: the --fault mode
@@ -1143,6 +1143,16 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
       nap(std::chrono::milliseconds(500 + rng() % 1500));
       for (auto id : ids) cluster.start(id);
       nap(std::chrono::milliseconds(1000 + rng() % 1000));
+    }
+  } else if (spec.scenario == "restart-all") {
+    // Every replica at once, as in a power cut of a one-machine cluster: no
+    // quorum is left, and what was acknowledged must come back from disk.
+    for (int round = 0; round < spec.rounds && !g_interrupted; ++round) {
+      for (synod::ReplicaId i = 0; i < n; ++i) cluster.kill9(i);
+      std::printf("   round %d: kill -9 every replica\n", round + 1);
+      nap(std::chrono::milliseconds(500 + rng() % 1500));
+      for (synod::ReplicaId i = 0; i < n; ++i) cluster.start(i);
+      nap(std::chrono::milliseconds(2000 + rng() % 1000));
     }
   } else if (spec.scenario == "pause-primary") {
     const auto hold = std::chrono::milliseconds(std::max<std::uint32_t>(3 * config->view_change_timeout_ms, 3000));
@@ -1439,7 +1449,7 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
 const std::vector<std::string> kByzantineModes = {"silent",          "equivocate", "corrupt-signatures",
                                                    "conflicting-votes", "stale-replay", "lying-view-change",
                                                    "bad-checkpoint",  "flood",      "slow"};
-const std::vector<std::string> kScenarios = {"kill-restart", "pause-primary", "byzantine", "partition", "garbage",
+const std::vector<std::string> kScenarios = {"kill-restart", "restart-all", "pause-primary", "byzantine", "partition", "garbage",
                                              "bad-client"};
 
 void print_table(const std::vector<CaseResult>& results) {
@@ -1478,13 +1488,13 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::string history_dir;
   std::string log_level = "warn";
-  cli.add_option("--scenario", scenario, "kill-restart, pause-primary, byzantine, partition (root), garbage, bad-client or all")
-      ->check(CLI::IsMember({"all", "kill-restart", "pause-primary", "byzantine", "partition", "garbage", "bad-client"}));
+  cli.add_option("--scenario", scenario, "kill-restart, restart-all, pause-primary, byzantine, partition (root), garbage, bad-client or all")
+      ->check(CLI::IsMember({"all", "kill-restart", "restart-all", "pause-primary", "byzantine", "partition", "garbage", "bad-client"}));
   cli.add_option("--protocol", protocol, "pbft, paxos or both (paxos runs the crash-style scenarios only)")
       ->check(CLI::IsMember({"pbft", "paxos", "both"}));
   cli.add_option("--mode", mode, "byzantine: one --fault mode, or all");
-  cli.add_option("--f", fs_list, "faults tolerated (byzantine: that many faulty replicas); default 1 (full: 1 and 2 for byzantine and kill-restart)");
-  cli.add_option("--rounds", rounds, "kill-restart / pause-primary rounds (default quick 3/1, full 10/3)");
+  cli.add_option("--f", fs_list, "faults tolerated (byzantine: that many faulty replicas); default 1 (full: 1 and 2 for byzantine, kill-restart and restart-all)");
+  cli.add_option("--rounds", rounds, "kill-restart / restart-all / pause-primary rounds (default quick 3/1/1, full 10/3/3)");
   cli.add_option("--clients", workers, "concurrent correct clients")->check(CLI::Range(1, 64));
   cli.add_option("--phase-seconds", phase_s, "warm-up and recovery phase length (faults: twice it); default quick 3, full 5");
   cli.add_flag("--quick", quick, "short runs (the ctest subset)");
@@ -1550,7 +1560,7 @@ int main(int argc, char** argv) {
       // The full suite also runs with f = 2: two Byzantine replicas at once,
       // and up to two replicas killed at once.
       if (f_values.empty()) {
-        const bool two = full && ((sc == "byzantine" && !paxos) || sc == "kill-restart");
+        const bool two = full && ((sc == "byzantine" && !paxos) || sc == "kill-restart" || sc == "restart-all");
         f_values = two ? std::vector<std::uint32_t>{1, 2} : std::vector<std::uint32_t>{1};
       }
       for (const auto& m : modes) {
@@ -1560,7 +1570,7 @@ int main(int argc, char** argv) {
           s.protocol = p;
           s.f = f;
           s.mode = m;
-          s.rounds = rounds ? rounds : sc == "kill-restart" ? (full ? 10 : 3) : (sc == "pause-primary" || sc == "partition") ? (full ? 3 : 1) : 1;
+          s.rounds = rounds ? rounds : sc == "kill-restart" ? (full ? 10 : 3) : (sc == "restart-all" || sc == "pause-primary" || sc == "partition") ? (full ? 3 : 1) : 1;
           s.workers = workers;
           s.phase = phase;
           s.seed = seed + cases.size() * 7919;
