@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,31 @@ struct InFlight {
     REQUIRE(env.has_value());
     return env->type;
   }
+};
+
+// A node's crypto as its core sees it: forwards to the real one and counts
+// the signatures checked (tests read `verifies`).
+class CountingCrypto final : public Crypto {
+ public:
+  explicit CountingCrypto(const Crypto& inner) : inner_(inner) {}
+  Digest digest(ByteView data) const override { return inner_.digest(data); }
+  Bytes sign(ByteView data) const override { return inner_.sign(data); }
+  bool verify(Principal signer, ByteView data, ByteView signature) const override {
+    ++verifies;
+    return inner_.verify(signer, data, signature);
+  }
+  bool verify_all(std::span<const SignatureCheck> checks) const override {
+    verifies += checks.size();
+    return inner_.verify_all(checks);
+  }
+  Bytes mac(Principal peer, ByteView data) const override { return inner_.mac(peer, data); }
+  bool verify_mac(Principal peer, ByteView data, ByteView tag) const override {
+    return inner_.verify_mac(peer, data, tag);
+  }
+  mutable std::uint64_t verifies = 0;
+
+ private:
+  const Crypto& inner_;
 };
 
 class Cluster {
@@ -66,6 +92,7 @@ class Cluster {
       auto node = std::make_unique<Node>();
       node->crypto = make_crypto(replica_keys_[i]);
       node->crypto->use_verify_helpers(2);  // a batch's requests are checked in parallel, as in synod-replica
+      node->counting = std::make_unique<CountingCrypto>(*node->crypto);
       nodes.push_back(std::move(node));
       start(i);
     }
@@ -74,6 +101,7 @@ class Cluster {
 
   struct Node {
     std::unique_ptr<runtime::OpenSslCrypto> crypto;
+    std::unique_ptr<CountingCrypto> counting;  // what the core uses
     examples::Counter app;
     DurableState disk;
     std::unique_ptr<Replica> core;
@@ -99,7 +127,7 @@ class Cluster {
     nodes[i]->app = examples::Counter{};
   }
   void start(ReplicaId i) {
-    auto core = pbft::make_replica(config, i, *nodes[i]->crypto, nodes[i]->app, nodes[i]->disk, bugs_);
+    auto core = pbft::make_replica(config, i, *nodes[i]->counting, nodes[i]->app, nodes[i]->disk, bugs_);
     REQUIRE(core.has_value());
     nodes[i]->core = std::move(*core);
   }

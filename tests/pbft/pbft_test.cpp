@@ -495,6 +495,61 @@ TEST_CASE("a NEW-VIEW whose O differs from the one recomputed from V is rejected
   CHECK(c.status(2).changing_view);
 }
 
+TEST_CASE("a NEW-VIEW's view changes are verified unless identical to ones verified on arrival") {
+  Cluster c;
+  c.drop = commit_of_view_0;  // the request prepares everywhere: every VIEW-CHANGE carries a certificate
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
+  c.deliver_all();
+  c.crash(0);
+  // Replica 2 never gets replica 3's VIEW-CHANGE; the NEW-VIEW is held back.
+  std::optional<Bytes> new_view;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (commit_of_view_0(m)) return true;
+    if (m.type() == wire::MsgType::view_change) return m.from == Principal::replica(3) && m.to == std::optional<ReplicaId>(2);
+    if (m.type() != wire::MsgType::new_view) return false;
+    new_view = m.frame;
+    return true;
+  };
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
+  c.deliver_all();
+  c.advance(1'500'000);
+  REQUIRE(new_view.has_value());
+  auto nv = Cluster::decode_as<wire::NewView>(*new_view);
+  REQUIRE(nv.has_value());
+  REQUIRE(nv->view_changes.size() == 3);
+  std::set<ReplicaId> in_v;
+  for (const auto& svc : nv->view_changes) in_v.insert(svc.signer);
+  REQUIRE(in_v == std::set<ReplicaId>{1, 2, 3});
+
+  // Replica 3's view change (unknown at replica 2) or replica 1's (known,
+  // but not this one), with one prepare's signature broken and signed
+  // again by its sender: checked, and the NEW-VIEW refused.
+  for (const ReplicaId broken : {3u, 1u}) {
+    CAPTURE(broken);
+    wire::NewView forged = *nv;
+    for (auto& svc : forged.view_changes) {
+      if (svc.signer != broken) continue;
+      REQUIRE(!svc.message.prepared.empty());
+      svc.message.prepared[0].prepares[0].signature[0] ^= 1;
+      svc.signature = c.crypto_of(broken).sign(wire::signing_input_of(Principal::replica(broken), svc.message));
+    }
+    const auto before = c.rejected(2, Rejection::invalid);
+    c.input(2, c.frame_as(1, forged));
+    CHECK(c.rejected(2, Rejection::invalid) == before + 1);
+    CHECK(c.status(2).changing_view);
+  }
+
+  // The real one: replica 2 verifies the NEW-VIEW's signature, replica 3's
+  // view change (a VIEW-CHANGE signature, a pre-prepare and 2 prepares) and
+  // the pre-prepares of O; its own and replica 1's, which it verified on
+  // arrival, are not checked again.
+  const std::uint64_t before_verifies = c.nodes[2]->counting->verifies;
+  c.input(2, *new_view);
+  CHECK_FALSE(c.status(2).changing_view);
+  CHECK(c.status(2).view == 1);
+  CHECK(c.nodes[2]->counting->verifies - before_verifies == 1 + 4 + nv->pre_prepares.size());
+}
+
 TEST_CASE("joining: f+1 view changes for a higher view make a replica join it") {
   Cluster c;
   for (ReplicaId from : {1u, 2u}) {
