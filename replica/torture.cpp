@@ -1145,8 +1145,9 @@ CaseResult run_case(const CaseSpec& spec, const fs::path& bin) {
       nap(std::chrono::milliseconds(1000 + rng() % 1000));
     }
   } else if (spec.scenario == "restart-all") {
-    // Every replica at once, as in a power cut of a one-machine cluster: no
-    // quorum is left, and what was acknowledged must come back from disk.
+    // Every replica at once: no quorum is left, and what was acknowledged
+    // must come back from each replica's LMDB. (kill -9 keeps the page
+    // cache: fsync itself is not tested here.)
     for (int round = 0; round < spec.rounds && !g_interrupted; ++round) {
       for (synod::ReplicaId i = 0; i < n; ++i) cluster.kill9(i);
       std::printf("   round %d: kill -9 every replica\n", round + 1);
