@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "cluster.hpp"
 #include "pbft/new_view.hpp"
@@ -30,6 +31,29 @@ void increment(Cluster& c, ClientId client, RequestNo t, std::optional<ReplicaId
 bool commit_of_view_0(const synod::test::InFlight& m) {
   if (m.type() != wire::MsgType::commit) return false;
   return Cluster::decode_as<wire::Commit>(m.frame)->view == 0;
+}
+
+// The request prepares everywhere but commits nowhere (view 0's commits are
+// lost), the primary crashes, and the view change to view 1 runs with its
+// NEW-VIEW held back instead of delivered: returned. `also_drop` loses more.
+Bytes held_new_view(Cluster& c, std::function<bool(const synod::test::InFlight&)> also_drop = {}) {
+  c.drop = commit_of_view_0;
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
+  c.deliver_all();
+  c.crash(0);
+  std::optional<Bytes> new_view;
+  c.drop = [&](const synod::test::InFlight& m) {
+    if (commit_of_view_0(m) || (also_drop && also_drop(m))) return true;
+    if (m.type() != wire::MsgType::new_view) return false;
+    new_view = m.frame;
+    return true;
+  };
+  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
+  c.deliver_all();
+  c.advance(1'500'000);
+  c.drop = commit_of_view_0;  // the one above refers to locals
+  REQUIRE(new_view.has_value());
+  return *new_view;
 }
 
 }  // namespace
@@ -466,23 +490,7 @@ TEST_CASE("view change: what prepared in the old view keeps its sequence number"
 
 TEST_CASE("a NEW-VIEW whose O differs from the one recomputed from V is rejected") {
   Cluster c;
-  c.drop = commit_of_view_0;
-  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
-  c.deliver_all();
-  c.crash(0);
-  // Capture the NEW-VIEW of replica 1 (primary of view 1) instead of delivering it.
-  std::optional<Bytes> new_view;
-  c.drop = [&](const synod::test::InFlight& m) {
-    if (commit_of_view_0(m)) return true;
-    if (m.type() != wire::MsgType::new_view) return false;
-    new_view = m.frame;
-    return true;
-  };
-  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
-  c.deliver_all();
-  c.advance(1'500'000);
-  REQUIRE(new_view.has_value());
-  auto nv = Cluster::decode_as<wire::NewView>(*new_view);
+  auto nv = Cluster::decode_as<wire::NewView>(held_new_view(c));
   REQUIRE(nv.has_value());
   REQUIRE(nv->pre_prepares.size() == 1);
   // The primary "forgets" the prepared request: O names the null batch instead.
@@ -497,24 +505,12 @@ TEST_CASE("a NEW-VIEW whose O differs from the one recomputed from V is rejected
 
 TEST_CASE("a NEW-VIEW's view changes are verified unless identical to ones verified on arrival") {
   Cluster c;
-  c.drop = commit_of_view_0;  // the request prepares everywhere: every VIEW-CHANGE carries a certificate
-  c.client_sends(1, c.request(1, 1, counter::encode_add(7)), 0);
-  c.deliver_all();
-  c.crash(0);
-  // Replica 2 never gets replica 3's VIEW-CHANGE; the NEW-VIEW is held back.
-  std::optional<Bytes> new_view;
-  c.drop = [&](const synod::test::InFlight& m) {
-    if (commit_of_view_0(m)) return true;
-    if (m.type() == wire::MsgType::view_change) return m.from == Principal::replica(3) && m.to == std::optional<ReplicaId>(2);
-    if (m.type() != wire::MsgType::new_view) return false;
-    new_view = m.frame;
-    return true;
-  };
-  c.client_sends(1, c.request(1, 1, counter::encode_add(7)));
-  c.deliver_all();
-  c.advance(1'500'000);
-  REQUIRE(new_view.has_value());
-  auto nv = Cluster::decode_as<wire::NewView>(*new_view);
+  // Every VIEW-CHANGE carries a prepared certificate; replica 2 never gets replica 3's.
+  const Bytes new_view = held_new_view(c, [](const synod::test::InFlight& m) {
+    return m.type() == wire::MsgType::view_change && m.from == Principal::replica(3) &&
+           m.to == std::optional<ReplicaId>(2);
+  });
+  auto nv = Cluster::decode_as<wire::NewView>(new_view);
   REQUIRE(nv.has_value());
   REQUIRE(nv->view_changes.size() == 3);
   std::set<ReplicaId> in_v;
@@ -544,7 +540,7 @@ TEST_CASE("a NEW-VIEW's view changes are verified unless identical to ones verif
   // the pre-prepares of O; its own and replica 1's, which it verified on
   // arrival, are not checked again.
   const std::uint64_t before_verifies = c.nodes[2]->counting->verifies;
-  c.input(2, *new_view);
+  c.input(2, new_view);
   CHECK_FALSE(c.status(2).changing_view);
   CHECK(c.status(2).view == 1);
   CHECK(c.nodes[2]->counting->verifies - before_verifies == 1 + 4 + nv->pre_prepares.size());
