@@ -21,26 +21,26 @@
 namespace synod {
 namespace {
 
-struct Pending {
-  Bytes op;
-  bool read_only = false;
-  TimeUs give_up = 0;
-  AsyncClient::Completion done;
-};
-
-// One client id: its session and the request it has in flight.
-struct Lane {
-  ClientId id = 0;
-  std::unique_ptr<runtime::OpenSslCrypto> crypto;
-  std::unique_ptr<client::Session> session;
-  std::optional<Pending> current;
-};
-
 constexpr std::uint32_t kMaxPollMs = 100;  // how soon the I/O thread notices a stop without a wake-up
 
 }  // namespace
 
 struct AsyncClient::Impl {
+  struct Pending {
+    Bytes op;
+    bool read_only = false;
+    TimeUs give_up = 0;
+    AsyncClient::Completion done;
+  };
+
+  // One client id: its session and the request it has in flight.
+  struct Lane {
+    ClientId id = 0;
+    std::unique_ptr<runtime::OpenSslCrypto> crypto;
+    std::unique_ptr<client::Session> session;
+    std::optional<Pending> current;
+  };
+
   const ClusterConfig config;  // a copy: the Sessions keep a pointer to it
   AsyncClientOptions options;
   zmq::context_t context{1};
@@ -294,12 +294,12 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
     if (impl->config.find_client(identity.id) == nullptr) {
       return fail(ErrorCode::invalid_argument, "client " + std::to_string(identity.id) + " is not in the cluster config");
     }
-    for (const Lane& lane : impl->lanes) {
+    for (const Impl::Lane& lane : impl->lanes) {
       if (lane.id == identity.id) {
         return fail(ErrorCode::invalid_argument, "client " + std::to_string(identity.id) + " is given twice");
       }
     }
-    Lane& lane = impl->lanes.emplace_back();
+    Impl::Lane& lane = impl->lanes.emplace_back();
     lane.id = identity.id;
     auto crypto = runtime::OpenSslCrypto::for_client(impl->config, std::move(identity.key));
     if (!crypto) return std::unexpected(crypto.error());
@@ -322,7 +322,7 @@ Result<std::unique_ptr<AsyncClient>> AsyncClient::connect(const ClusterConfig& c
   // on the shared sockets: a replica that verifies it routes that id's
   // replies there, so backups that only see an id's requests inside a
   // pre-prepare can answer it too (runtime/event_loop.cpp, learn_route).
-  for (Lane& lane : impl->lanes) {
+  for (Impl::Lane& lane : impl->lanes) {
     const Bytes hello = wire::make_frame(Principal::client(lane.id), wire::StatusRequest{0},
                                          [&](ByteView data) { return lane.crypto->sign(data); });
     for (auto& socket : impl->sockets) (void)socket.send(zmq::buffer(hello), zmq::send_flags::dontwait);

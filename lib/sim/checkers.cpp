@@ -5,17 +5,12 @@
 #include <set>
 #include <variant>
 
+#include "sim/describe.hpp"
 #include "synod/assert.hpp"
 
 namespace synod::sim {
 
 namespace {
-
-std::string seconds(TimeUs us) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6fs", static_cast<double>(us) / 1e6);
-  return text;
-}
 
 std::string key_text(const RequestKey& key) {
   return "(c" + std::to_string(key.client) + ",t" + std::to_string(key.t) + ")";
@@ -227,7 +222,7 @@ bool LinearizabilityChecker::replay(const std::map<Seq, ExecutedBatch>& order, s
   for (const ReadWindow& w : reads) {
     if (w.satisfied) continue;
     log_.add("linearizability: read-only " + describe_op(w.op->op) + " by " + key_text({w.op->client, w.op->t}) +
-             " (invoked " + seconds(w.op->invoked.us) + ", completed " + seconds(w.op->completed->us) +
+             " (invoked " + describe_time(w.op->invoked.us) + ", completed " + describe_time(w.op->completed->us) +
              ") accepted " + describe_result(w.op->result) + ", which no state between committed positions " +
              std::to_string(w.lo) + " and " + std::to_string(w.hi) + " gives");
   }
@@ -305,7 +300,7 @@ void LinearizabilityChecker::check_ordered(std::span<const ClientOp> history) {
     const auto it = positions_.find(key);
     const std::string who = describe_op(op.op) + " by " + key_text(key);
     if (it == positions_.end()) {
-      log_.add("linearizability: " + who + " completed at " + seconds(op.completed->us) + " with " +
+      log_.add("linearizability: " + who + " completed at " + describe_time(op.completed->us) + " with " +
                describe_result(op.result) + " but no correct replica executed it");
       continue;
     }
@@ -353,8 +348,8 @@ void LinearizabilityChecker::check_real_time(std::span<const ClientOp> history) 
     const Position& pa = positions_.at({a->client, a->t});
     if (pa.index < pb->second.index) continue;
     log_.add("linearizability: real-time order: " + describe_op(a->op) + " by " + key_text({a->client, a->t}) +
-             " completed at " + seconds(a->completed->us) + " before " + describe_op(b.op) + " by " +
-             key_text({b.client, b.t}) + " was invoked at " + seconds(b.invoked.us) +
+             " completed at " + describe_time(a->completed->us) + " before " + describe_op(b.op) + " by " +
+             key_text({b.client, b.t}) + " was invoked at " + describe_time(b.invoked.us) +
              ", but is ordered after it (seq " + std::to_string(pa.seq) + " vs " + std::to_string(pb->second.seq) +
              ")");
   }
@@ -384,19 +379,19 @@ void LivenessChecker::check(std::span<const ClientOp> history, std::span<const C
     if (!correct.contains(op.client)) continue;
     const TimeUs due_from_us = std::max(op.invoked.us, heal_us_);
     const std::string who = "liveness: client " + std::to_string(op.client) + " t=" + std::to_string(op.t) +
-                            " invoked at " + seconds(op.invoked.us);
+                            " invoked at " + describe_time(op.invoked.us);
     if (!op.completed) {
       // >=: the simulator ends a stalled run exactly at heal + bound.
       if (end_us > due_from_us && end_us - due_from_us >= bound_us_) {
-        log_.add(who + " is still outstanding at " + seconds(end_us) + " (network healed at " +
-                 seconds(heal_us_) + ", bound " + seconds(bound_us_) + ")");
+        log_.add(who + " is still outstanding at " + describe_time(end_us) + " (network healed at " +
+                 describe_time(heal_us_) + ", bound " + describe_time(bound_us_) + ")");
       }
       continue;
     }
     if (op.completed->us < heal_us_) continue;
     if (op.completed->us - due_from_us > bound_us_) {
-      log_.add(who + " completed only at " + seconds(op.completed->us) + " (network healed at " +
-               seconds(heal_us_) + ", bound " + seconds(bound_us_) + ")");
+      log_.add(who + " completed only at " + describe_time(op.completed->us) + " (network healed at " +
+               describe_time(heal_us_) + ", bound " + describe_time(bound_us_) + ")");
     }
     if (op.invoked.us >= heal_us_) ++completed_after_heal[op.client];
   }
@@ -404,7 +399,7 @@ void LivenessChecker::check(std::span<const ClientOp> history, std::span<const C
     if (count >= required_ops_) continue;
     log_.add("liveness: client " + std::to_string(client) + " completed " + std::to_string(count) + " of the " +
              std::to_string(required_ops_) + " requests required after the network healed at " +
-             seconds(heal_us_) + " (run ended at " + seconds(end_us) + ")");
+             describe_time(heal_us_) + " (run ended at " + describe_time(end_us) + ")");
   }
 }
 

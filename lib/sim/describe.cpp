@@ -1,5 +1,6 @@
 #include "sim/describe.hpp"
 
+#include <cstdio>
 #include <variant>
 
 #include "sim/checkers.hpp"
@@ -99,6 +100,13 @@ std::string describe_frame(ByteView frame) {
     return std::string(wire::to_string(envelope->type)) + " undecodable (" + wire::to_string(message.error()) + ")";
   }
   return std::visit(Describer{}, *message);
+}
+
+std::string describe_time(TimeUs us) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%llu.%06llus", static_cast<unsigned long long>(us / 1'000'000),
+                static_cast<unsigned long long>(us % 1'000'000));
+  return text;
 }
 
 }  // namespace synod::sim

@@ -10,6 +10,7 @@
 namespace synod::sim {
 
 std::string describe_principal(Principal p);  // "r2", "c5"
+std::string describe_time(TimeUs us);         // "12.000250s", exact to the microsecond
 std::string describe_frame(ByteView frame);
 
 }  // namespace synod::sim

@@ -96,13 +96,6 @@ struct ClientNode {
   TimeUs timer_at = kNever;
 };
 
-std::string seconds(TimeUs us) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%4llu.%06llus", static_cast<unsigned long long>(us / 1'000'000),
-                static_cast<unsigned long long>(us % 1'000'000));
-  return text;
-}
-
 class Simulation {
  public:
   Simulation(std::uint64_t seed, const Options& options);
@@ -712,7 +705,8 @@ void Simulation::trace(const std::string& line) {
   SYNOD_ASSERT(options_.trace != nullptr, "trace only when asked");
   // Flushed line by line: when a core's assertion aborts the process, the
   // trace must already show the events that led there.
-  *options_.trace << seconds(now_) << "  " << line << std::endl;
+  const std::string time = describe_time(now_);
+  *options_.trace << std::string(time.size() < 12 ? 12 - time.size() : 0, ' ') << time << "  " << line << std::endl;
 }
 
 void Simulation::fingerprint(const Event& e) {
@@ -799,7 +793,7 @@ RunResult Simulation::finish(bool event_limit) {
   }
   collect(liveness.log(), result_.liveness, result_.liveness_failure_count);
   if (event_limit) {
-    result_.liveness.push_back("liveness: the run hit the simulator's event limit at " + seconds(now_) +
+    result_.liveness.push_back("liveness: the run hit the simulator's event limit at " + describe_time(now_) +
                                " (a livelock or a message storm)");
     ++result_.liveness_failure_count;
   }
@@ -810,7 +804,7 @@ RunResult Simulation::finish(bool event_limit) {
   result_.checkpoints = checkpoints_.checkpoints();
   result_.end_us = now_;
   if (options_.trace) {
-    *options_.trace << "end at " << seconds(now_) << ": " << result_.requests_completed << " requests completed, "
+    *options_.trace << "end at " << describe_time(now_) << ": " << result_.requests_completed << " requests completed, "
                     << result_.safety_violation_count << " safety violations, " << result_.liveness_failure_count
                     << " liveness failures\n";
   }

@@ -12,6 +12,7 @@
 #include "runtime/helper_pool.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/crypto/private_key.hpp"
+#include "test_util.hpp"
 
 namespace synod::runtime {
 namespace {
@@ -70,23 +71,17 @@ TEST_CASE("HelperPool: the helpers do take part") {
   CHECK(helper_seen.load());
 }
 
-crypto::PrivateKey generate() {
-  auto key = crypto::PrivateKey::generate();
-  REQUIRE(key.has_value());
-  return std::move(*key);
-}
-
 TEST_CASE("OpenSslCrypto::verify_all with helpers gives the verdict of verify() one by one") {
   constexpr int kClients = 16;
   std::vector<crypto::PrivateKey> client_keys;
   OpenSslCrypto::ClientKeys clients;
   for (int i = 0; i < kClients; ++i) {
-    client_keys.push_back(generate());
+    client_keys.push_back(crypto::test::generate(crypto::Scheme::ed25519));
     auto pub = client_keys.back().public_key();
     REQUIRE(pub.has_value());
     clients.emplace(static_cast<ClientId>(i), std::move(*pub));
   }
-  auto replica = OpenSslCrypto::create(generate(), {}, std::move(clients));
+  auto replica = OpenSslCrypto::create(crypto::test::generate(crypto::Scheme::ed25519), {}, std::move(clients));
   REQUIRE(replica.has_value());
   (*replica)->use_verify_helpers(2);
   CHECK((*replica)->verify_helpers() == 2);

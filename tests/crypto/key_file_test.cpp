@@ -11,16 +11,6 @@
 namespace synod::crypto::test {
 namespace {
 
-constexpr std::array kSchemes{Scheme::ed25519, Scheme::ecdsa_p256};
-
-PrivateKey generate(Scheme scheme) {
-  auto key = PrivateKey::generate(scheme);
-  REQUIRE(key.has_value());
-  return std::move(*key);
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 TEST_CASE("private and public PEM files round trip: the loaded keys sign and verify") {
   for (Scheme scheme : kSchemes) {
     CAPTURE(to_string(scheme));

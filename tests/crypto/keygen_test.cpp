@@ -18,7 +18,6 @@ namespace {
 
 const std::string kKeygen = SYNOD_KEYGEN_PATH;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 bool one_line(const std::string& text) {
   return !text.empty() && text.back() == '\n' && std::count(text.begin(), text.end(), '\n') == 1;
 }

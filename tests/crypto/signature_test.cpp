@@ -19,14 +19,6 @@
 namespace synod::crypto::test {
 namespace {
 
-constexpr std::array kSchemes{Scheme::ed25519, Scheme::ecdsa_p256};
-
-PrivateKey generate(Scheme scheme) {
-  auto key = PrivateKey::generate(scheme);
-  REQUIRE(key.has_value());
-  return std::move(*key);
-}
-
 PublicKey public_of(const PrivateKey& key) {
   auto pub = key.public_key();
   REQUIRE(pub.has_value());

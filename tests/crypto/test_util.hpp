@@ -1,5 +1,5 @@
-// Helpers shared by the crypto tests: hex vectors, scratch directories,
-// file modes, running a binary.
+// Helpers shared by the crypto tests: hex vectors, fresh keys, scratch
+// directories, file modes, running a binary.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -18,7 +19,20 @@
 #include <string_view>
 #include <vector>
 
+#include "synod/crypto/private_key.hpp"
+#include "synod/crypto/scheme.hpp"
+
 namespace synod::crypto::test {
+
+inline constexpr std::array kSchemes{Scheme::ed25519, Scheme::ecdsa_p256};
+
+inline PrivateKey generate(Scheme scheme) {
+  auto key = PrivateKey::generate(scheme);
+  REQUIRE(key.has_value());
+  return std::move(*key);
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 inline std::vector<std::uint8_t> from_hex(std::string_view hex) {
   REQUIRE(hex.size() % 2 == 0);

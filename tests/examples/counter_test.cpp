@@ -18,18 +18,18 @@ namespace counter = synod::examples::counter;
 constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 
 // Executes one operation as a batch of one and returns the result as text.
-std::string run(Counter& c, const Bytes& op) {
+std::string run_counter(Counter& c, const Bytes& op) {
   const Operation batch[] = {Operation{.client = 1, .request = 1, .payload = synod::as_view(op)}};
   const std::vector<Bytes> results = c.execute(batch);
   REQUIRE(results.size() == 1);
   return synod::to_string(synod::as_view(results[0]));
 }
 
-std::string run(Counter& c, std::string_view op) { return run(c, synod::to_bytes(op)); }
+std::string run_counter(Counter& c, std::string_view op) { return run_counter(c, synod::to_bytes(op)); }
 
 Counter counter_at(std::uint64_t value) {
   Counter c;
-  REQUIRE(run(c, counter::encode_add(value)) == std::to_string(value));
+  REQUIRE(run_counter(c, counter::encode_add(value)) == std::to_string(value));
   return c;
 }
 
@@ -37,16 +37,16 @@ Counter counter_at(std::uint64_t value) {
 
 TEST_CASE("counter: inc adds one and returns the new value") {
   Counter c;
-  CHECK(run(c, counter::encode_inc()) == "1");
-  CHECK(run(c, counter::encode_inc()) == "2");
+  CHECK(run_counter(c, counter::encode_inc()) == "1");
+  CHECK(run_counter(c, counter::encode_inc()) == "2");
   CHECK(c.value() == 2);
 }
 
 TEST_CASE("counter: add N adds N and returns the new value") {
   Counter c;
-  CHECK(run(c, counter::encode_add(40)) == "40");
-  CHECK(run(c, counter::encode_add(2)) == "42");
-  CHECK(run(c, counter::encode_add(0)) == "42");
+  CHECK(run_counter(c, counter::encode_add(40)) == "40");
+  CHECK(run_counter(c, counter::encode_add(2)) == "42");
+  CHECK(run_counter(c, counter::encode_add(0)) == "42");
 }
 
 TEST_CASE("counter: the op helpers produce the documented text") {
@@ -57,7 +57,7 @@ TEST_CASE("counter: the op helpers produce the documented text") {
 
 TEST_CASE("counter: get returns the value and changes nothing") {
   Counter c = counter_at(5);
-  CHECK(run(c, counter::encode_get()) == "5");
+  CHECK(run_counter(c, counter::encode_get()) == "5");
   CHECK(c.value() == 5);
 }
 
@@ -74,8 +74,8 @@ TEST_CASE("counter: execute returns one result per operation, in order") {
 
 TEST_CASE("counter: add that would overflow is an error and leaves the value") {
   Counter c = counter_at(kMax - 1);
-  CHECK(run(c, counter::encode_inc()) == std::to_string(kMax));
-  const std::string result = run(c, counter::encode_inc());
+  CHECK(run_counter(c, counter::encode_inc()) == std::to_string(kMax));
+  const std::string result = run_counter(c, counter::encode_inc());
   CHECK(result.starts_with("error: overflow"));
   CHECK(c.value() == kMax);
 }
@@ -90,7 +90,7 @@ TEST_CASE("counter: malformed operations are errors and change nothing") {
   for (const std::string& op : malformed) {
     CAPTURE(op);
     Counter c = counter_at(3);
-    CHECK(run(c, op).starts_with("error: "));
+    CHECK(run_counter(c, op).starts_with("error: "));
     CHECK(c.value() == 3);
   }
 }
