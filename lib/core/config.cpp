@@ -146,6 +146,8 @@ Result<void> ClusterConfig::validate() const {
     return bad("batch_max_bytes must be at least max_request_bytes, or a large request fits no batch");
   }
   if (auto r = positive(max_pending_per_client, "max_pending_per_client"); !r) return r;
+  if (auto r = positive(snapshot_chunk_bytes, "snapshot_chunk_bytes"); !r) return r;
+  if (auto r = positive(max_snapshot_bytes, "max_snapshot_bytes"); !r) return r;
   return {};
 }
 

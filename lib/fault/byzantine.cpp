@@ -315,9 +315,14 @@ std::optional<Bytes> ByzantineReplica::tampered_state(const wire::Message& messa
   // receiver must check the snapshot digest against the 2f+1 checkpoint
   // proof and each batch against its 2f+1 commits (PROTOCOL.md pitfalls).
   if (const auto* snapshot = std::get_if<wire::StateSnapshot>(&message)) {
+    // A wrong byte in a chunk, or a wrong size for the whole snapshot.
     wire::StateSnapshot wrong = *snapshot;
-    if (wrong.snapshot.empty()) return std::nullopt;
-    wrong.snapshot[prng_.below(wrong.snapshot.size())] ^= 0x01;
+    if (prng_.chance(1, 4)) {
+      wrong.total_bytes = prng_.chance(1, 2) ? wrong.total_bytes + 1 + prng_.below(64) : ~std::uint64_t{0};
+    } else {
+      if (wrong.chunk.empty()) return std::nullopt;
+      wrong.chunk[prng_.below(wrong.chunk.size())] ^= 0x01;
+    }
     return sign_frame_as_self(wrong);
   }
   const auto* batches = std::get_if<wire::CommittedBatches>(&message);

@@ -42,13 +42,13 @@ void PaxosReplica::truncate_through(Slot slot) {
   SYNOD_ASSERT(erased <= slot, "at most one entry per slot");
 }
 
-bool PaxosReplica::install_snapshot(Slot slot, const Bytes& snapshot) {
+bool PaxosReplica::install_snapshot(Slot slot, Bytes snapshot) {
   SYNOD_ASSERT(slot > last_executed_, "a snapshot from catch-up moves us forward");
   if (slot % config_.checkpoint_interval != 0) return false;
   if (auto ok = restore_checkpoint_snapshot(snapshot, clients_, app_); !ok) return false;
   last_executed_ = slot;
   snapshot_slot_ = slot;
-  snapshot_ = snapshot;
+  snapshot_ = std::move(snapshot);
   snapshot_digest_ = crypto_.digest(snapshot_);
   ++state_transfers_;
   persist_snapshot();  // the latest snapshot stays durable for a restart
@@ -67,24 +67,38 @@ void PaxosReplica::want_catch_up(Slot target, ReplicaId source) {
 }
 
 void PaxosReplica::request_catch_up() {
+  if (incoming_ && incoming_->slot <= last_executed_) incoming_.reset();  // overtaken: executed past it
   if (catch_up_target_ <= last_executed_) {
     catch_up_deadline_ = kNever;
     return;
   }
   // One request per heartbeat interval; the timer asks again if it is lost.
   if (catch_up_deadline_ != kNever) return;
-  send(Destination::replica(catch_up_source_), wire::CatchUpRequest{last_executed_ + 1});
+  wire::CatchUpRequest req{last_executed_ + 1, 0, 0};
+  if (incoming_) {
+    req.snapshot_slot = incoming_->slot;
+    req.offset = incoming_->bytes.size();
+  }
+  send(Destination::replica(catch_up_source_), req);
   catch_up_deadline_ = now_ + heartbeat_interval_us_;
 }
 
 void PaxosReplica::on_catch_up_request(ReplicaId from, const wire::CatchUpRequest& req) {
   const Slot from_slot = std::max<Slot>(req.from_slot, 1);
-  wire::CatchUp cu{promised_, 0, {}, {}};
+  wire::CatchUp cu{promised_, 0, 0, 0, {}, {}};
   Slot slot = from_slot;
   if (from_slot <= snapshot_slot_) {
-    // What it asks for is truncated here: the snapshot, then the slots after it.
+    // What it asks for is truncated here: the snapshot, chunk by chunk (from
+    // where the asker is, if it is fetching this one), then the slots after it.
+    const bool going_on = req.snapshot_slot == snapshot_slot_ && req.offset > 0 && req.offset < snapshot_.size();
+    const std::uint64_t offset = going_on ? req.offset : 0;
+    const std::uint64_t size = std::min<std::uint64_t>(config_.snapshot_chunk(), snapshot_.size() - offset);
     cu.snapshot_slot = snapshot_slot_;
-    cu.snapshot = snapshot_;
+    cu.snapshot_total = snapshot_.size();
+    cu.snapshot_offset = offset;
+    cu.snapshot.assign(snapshot_.begin() + static_cast<std::ptrdiff_t>(offset),
+                       snapshot_.begin() + static_cast<std::ptrdiff_t>(offset + size));
+    if (offset + size < snapshot_.size()) return send(Destination::replica(from), cu);
     slot = snapshot_slot_ + 1;
   }
   const std::size_t budget = config_.max_frame_bytes / kCatchUpBytesDivisor;
@@ -100,7 +114,7 @@ void PaxosReplica::on_catch_up_request(ReplicaId from, const wire::CatchUpReques
     bytes += size;
     cu.chosen.push_back(wire::ChosenEntry{slot, *it->second.chosen});
   }
-  if (cu.snapshot.empty() && cu.chosen.empty()) return;  // nothing it lacks
+  if (cu.snapshot_slot == 0 && cu.chosen.empty()) return;  // nothing it lacks
   send(Destination::replica(from), cu);
 }
 
@@ -118,8 +132,32 @@ void PaxosReplica::on_catch_up(ReplicaId from, const wire::CatchUp& cu) {
     if (e.slot <= previous || !valid_batch(e.batch)) return reject(Rejection::invalid);
     previous = e.slot;
   }
-  if (!cu.snapshot.empty() && cu.snapshot_slot > last_executed_) {
-    if (!install_snapshot(cu.snapshot_slot, cu.snapshot)) return reject(Rejection::invalid);
+  if (cu.snapshot_slot > last_executed_) {
+    if (cu.snapshot_total > config_.max_snapshot_bytes) return reject(Rejection::limit);
+    if (cu.snapshot_offset > cu.snapshot_total || cu.snapshot.size() > cu.snapshot_total - cu.snapshot_offset ||
+        (cu.snapshot.empty() && cu.snapshot_offset < cu.snapshot_total)) {
+      return reject(Rejection::invalid);
+    }
+    if (cu.snapshot_offset == 0) {
+      // A first chunk starts over, unless this snapshot is under way already
+      // or a later one is (a duplicate answer, or one overtaken).
+      if (incoming_ && (incoming_->slot > cu.snapshot_slot ||
+                        (incoming_->slot == cu.snapshot_slot && !incoming_->bytes.empty()))) {
+        return;
+      }
+      incoming_ = IncomingSnapshot{cu.snapshot_slot, cu.snapshot_total, {}};
+    } else if (!incoming_ || incoming_->slot != cu.snapshot_slot || incoming_->total_bytes != cu.snapshot_total ||
+               incoming_->bytes.size() != cu.snapshot_offset) {
+      return;  // not the chunk we asked for: a late duplicate
+    }
+    incoming_->bytes.insert(incoming_->bytes.end(), cu.snapshot.begin(), cu.snapshot.end());
+    if (incoming_->bytes.size() < incoming_->total_bytes) {
+      catch_up_deadline_ = kNever;
+      return request_catch_up();  // the next chunk at once
+    }
+    IncomingSnapshot in = std::move(*incoming_);
+    incoming_.reset();
+    if (!install_snapshot(in.slot, std::move(in.bytes))) return reject(Rejection::invalid);
   }
   for (const wire::ChosenEntry& e : cu.chosen) {
     if (e.slot <= last_executed_) continue;

@@ -125,7 +125,7 @@ class PaxosReplica final : public Replica {
   // ---- snapshots, truncation, catch-up (catch_up.cpp)
   void take_snapshot();
   void truncate_through(Slot slot);
-  bool install_snapshot(Slot slot, const Bytes& snapshot);
+  bool install_snapshot(Slot slot, Bytes snapshot);
   void want_catch_up(Slot target, ReplicaId source);
   void request_catch_up();
   void on_catch_up_request(ReplicaId from, const wire::CatchUpRequest& req);
@@ -210,6 +210,13 @@ class PaxosReplica final : public Replica {
   Digest snapshot_digest_{};
   Slot catch_up_target_ = 0;  // a slot known chosen elsewhere
   ReplicaId catch_up_source_ = 0;
+  // A snapshot arriving chunk by chunk: its first bytes.size() bytes.
+  struct IncomingSnapshot {
+    Slot slot = 0;
+    std::uint64_t total_bytes = 0;
+    Bytes bytes;
+  };
+  std::optional<IncomingSnapshot> incoming_;
   std::uint64_t state_transfers_ = 0;
 
   // Leases (PROTOCOL.md, "Leases").

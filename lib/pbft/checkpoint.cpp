@@ -94,6 +94,9 @@ void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<
     transfer_target_.reset();
     transfer_proof_.clear();
   }
+  if (incoming_ && incoming_->seq <= seq) incoming_.reset();
+  // What we sent before belongs to a snapshot we no longer serve.
+  std::erase_if(next_chunk_, [&](const auto& kv) { return kv.second.first < seq; });
   // No proposal from here: a NEW-VIEW being installed calls this before its
   // O is in place. Callers propose once their state is whole.
 }
@@ -111,13 +114,45 @@ void PbftReplica::begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpo
     transfer_target_ = seq;
     transfer_proof_ = std::move(proof);
   }
+  if (incoming_ && incoming_->seq <= last_executed_) incoming_.reset();  // executed past it meanwhile
+  // A snapshot arriving asks for its next chunk itself; the retransmission
+  // timer retries (retry_state_transfer).
+  if (incoming_) return;
   // Ask one signer of the proof at a time, rotating on every retry.
   std::vector<ReplicaId> sources;
   for (const auto& s : transfer_proof_)
     if (s.signer != self_) sources.push_back(s.signer);
   if (sources.empty()) return;
-  const ReplicaId to = sources[fetch_rotation_++ % sources.size()];
-  send(Destination::replica(to), frame_of(sign(wire::FetchState{last_executed_})));
+  ask_for_state(sources[fetch_rotation_++ % sources.size()]);
+}
+
+void PbftReplica::retry_state_transfer() {
+  SYNOD_ASSERT(transfer_target_ && *transfer_target_ > last_executed_, "a transfer is wanted");
+  if (incoming_ && incoming_->seq <= last_executed_) incoming_.reset();  // executed past it meanwhile
+  if (!incoming_) return begin_state_transfer(*transfer_target_, transfer_proof_);
+  SYNOD_ASSERT(incoming_->seq <= *transfer_target_, "the target covers the snapshot under way");
+  // Chunks arrived since the last retry: the source works, ask it again
+  // (the request or its answer may be lost). None did: the next signer of
+  // the snapshot's proof goes on from where this one stopped.
+  IncomingSnapshot& in = *incoming_;
+  if (in.bytes.size() == in.bytes_at_retry) {
+    std::vector<ReplicaId> sources;
+    for (const auto& s : in.proof)
+      if (s.signer != self_) sources.push_back(s.signer);
+    if (!sources.empty()) in.source = sources[fetch_rotation_++ % sources.size()];
+  }
+  in.bytes_at_retry = in.bytes.size();
+  ask_for_state(in.source);
+}
+
+void PbftReplica::ask_for_state(ReplicaId to) {
+  wire::FetchState fs{last_executed_, 0, 0};
+  if (incoming_) {
+    incoming_->source = to;
+    fs.seq = incoming_->seq;
+    fs.offset = incoming_->bytes.size();
+  }
+  send(Destination::replica(to), frame_of(sign(fs)));
 }
 
 bool PbftReplica::may_serve(ReplicaId to) {
@@ -131,27 +166,81 @@ bool PbftReplica::may_serve(ReplicaId to) {
 
 void PbftReplica::on_fetch_state(ReplicaId from, const wire::FetchState& fs) {
   if (fs.have_seq >= low_ || low_ == 0) return;
-  if (!may_serve(from)) return reject(Rejection::limit);
-  const OwnCheckpoint& own = own_checkpoints_.at(low_);
-  send(Destination::replica(from), frame_of(sign(wire::StateSnapshot{low_, stable_proof_, own.snapshot})));
+  // Going on with our stable snapshot from where the asker is; anything else
+  // (an older snapshot, no offset) starts it over with the first chunk.
+  const bool going_on = fs.seq == low_ && fs.offset > 0;
+  if (going_on && fs.offset >= own_checkpoints_.at(low_).snapshot.size()) return reject(Rejection::invalid);
+  // The chunk after one we just sent is not rate-limited: each byte of a
+  // snapshot then goes once per first chunk, and first chunks are.
+  auto next = next_chunk_.find(from);
+  const bool streaming = going_on && next != next_chunk_.end() && next->second == std::pair{low_, fs.offset};
+  if (!streaming && !may_serve(from)) return reject(Rejection::limit);
+  send_snapshot_chunk(from, going_on ? fs.offset : 0);
+}
+
+void PbftReplica::send_snapshot_chunk(ReplicaId to, std::uint64_t offset) {
+  const Bytes& snapshot = own_checkpoints_.at(low_).snapshot;
+  SYNOD_ASSERT(offset == 0 || offset < snapshot.size(), "a chunk inside the snapshot");
+  const std::uint64_t size = std::min<std::uint64_t>(config_.snapshot_chunk(), snapshot.size() - offset);
+  wire::StateSnapshot chunk{low_, {}, snapshot.size(), offset,
+                            Bytes(snapshot.begin() + static_cast<std::ptrdiff_t>(offset),
+                                  snapshot.begin() + static_cast<std::ptrdiff_t>(offset + size))};
+  if (offset == 0) chunk.proof = stable_proof_;
+  if (offset + size < snapshot.size()) {
+    next_chunk_[to] = {low_, offset + size};
+  } else {
+    next_chunk_.erase(to);
+  }
+  send(Destination::replica(to), frame_of(sign(chunk)));
 }
 
 void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& ss) {
-  (void)from;
   if (ss.seq <= last_executed_ || ss.seq % config_.checkpoint_interval != 0) return;
-  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
-  const auto digest = verify.checkpoint_proof(ss.seq, ss.proof);
-  // PROTOCOL.md pitfall: never trust a checkpoint digest without 2f+1 proof.
-  if (!digest) return reject(Rejection::invalid);
-  if (crypto_.digest(ss.snapshot) != *digest) return reject(Rejection::invalid);
-  if (auto ok = restore_checkpoint_snapshot(ss.snapshot, clients_, app_); !ok) return reject(Rejection::invalid);
+  if (ss.total_bytes > config_.max_snapshot_bytes) return reject(Rejection::limit);
+  // Every chunk but an empty snapshot's one moves the transfer forward.
+  if (ss.offset > ss.total_bytes || ss.chunk.size() > ss.total_bytes - ss.offset ||
+      (ss.chunk.empty() && ss.offset < ss.total_bytes)) {
+    return reject(Rejection::invalid);
+  }
+  if (ss.offset == 0) {
+    // A first chunk starts a transfer, unless one of this or a later
+    // snapshot is under way (a duplicate answer, or one overtaken).
+    if (incoming_ && (incoming_->seq > ss.seq || (incoming_->seq == ss.seq && !incoming_->bytes.empty()))) return;
+    const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+    const auto digest = verify.checkpoint_proof(ss.seq, ss.proof);
+    // PROTOCOL.md pitfall: never trust a checkpoint digest without 2f+1 proof.
+    if (!digest) return reject(Rejection::invalid);
+    incoming_ = IncomingSnapshot{ss.seq, *digest, ss.proof, ss.total_bytes, {}, from, 0};
+    // The transfer's target covers it, so the retransmission timer retries it.
+    if (!transfer_target_ || *transfer_target_ < ss.seq) {
+      transfer_target_ = ss.seq;
+      transfer_proof_ = ss.proof;
+    }
+  } else if (!incoming_ || incoming_->seq != ss.seq || incoming_->total_bytes != ss.total_bytes ||
+             incoming_->bytes.size() != ss.offset || incoming_->source != from) {
+    return;  // not the chunk we asked for: a late duplicate, or an answer to an earlier request
+  }
+  IncomingSnapshot& in = *incoming_;
+  in.bytes.insert(in.bytes.end(), ss.chunk.begin(), ss.chunk.end());
+  if (in.bytes.size() < in.total_bytes) return ask_for_state(from);
+  install_snapshot(from);
+}
+
+// The last chunk is in: the whole snapshot must match its proof's digest.
+void PbftReplica::install_snapshot(ReplicaId from) {
+  IncomingSnapshot in = std::move(*incoming_);
+  incoming_.reset();
+  // A wrong byte anywhere (a Byzantine source) costs this transfer; the
+  // retransmission timer starts another, from the next source.
+  if (crypto_.digest(in.bytes) != in.digest) return reject(Rejection::invalid);
+  if (auto ok = restore_checkpoint_snapshot(in.bytes, clients_, app_); !ok) return reject(Rejection::invalid);
 
   ++state_transfers_;
-  last_executed_ = ss.seq;
-  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{ss.seq, *digest});
-  own_checkpoints_[ss.seq] = OwnCheckpoint{*digest, ss.snapshot, message};
+  last_executed_ = in.seq;
+  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{in.seq, in.digest});
+  own_checkpoints_[in.seq] = OwnCheckpoint{in.digest, std::move(in.bytes), message};
   // Entries above the snapshot that were executed before can't be: we were behind.
-  make_stable(ss.seq, *digest, ss.proof);
+  make_stable(in.seq, in.digest, std::move(in.proof));
   drop_executed_requests();
   send(Destination::all_replicas(), frame_of(message));
   // Then the batches committed after it, and the NEW-VIEW order that the
@@ -177,8 +266,7 @@ void PbftReplica::on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb)
   if (fb.view < view_ && active_) help_lagging(from);
   if (fb.from <= low_ && low_ > 0) {
     // What it asks for is garbage-collected here: send the stable state.
-    const OwnCheckpoint& own = own_checkpoints_.at(low_);
-    send(Destination::replica(from), frame_of(sign(wire::StateSnapshot{low_, stable_proof_, own.snapshot})));
+    send_snapshot_chunk(from, 0);
   }
   wire::CommittedBatches reply;
   std::size_t bytes = 0;

@@ -627,7 +627,7 @@ void PbftReplica::on_retransmit() {
     send(Destination::all_replicas(), frame_of(own_checkpoints_.rbegin()->second.message));
   }
   if (transfer_target_ && *transfer_target_ > last_executed_) {
-    begin_state_transfer(*transfer_target_, transfer_proof_);
+    retry_state_transfer();
   } else if (last_executed_ == executed_at_last_retransmit_) {
     // No progress since the last round: if anyone is ahead, catch up.
     auto next = log_.find(last_executed_ + 1);

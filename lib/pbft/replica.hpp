@@ -103,8 +103,12 @@ class PbftReplica final : public Replica {
   void try_stable(Seq seq);
   void make_stable(Seq seq, const Digest& digest, std::vector<Signed<wire::Checkpoint>> proof);
   void begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpoint>> proof);
+  void retry_state_transfer();
+  void ask_for_state(ReplicaId to);
   void on_fetch_state(ReplicaId from, const wire::FetchState& fs);
+  void send_snapshot_chunk(ReplicaId to, std::uint64_t offset);
   void on_state_snapshot(ReplicaId from, const wire::StateSnapshot& ss);
+  void install_snapshot(ReplicaId from);
   void on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb);
   void on_committed_batches(ReplicaId from, const wire::CommittedBatches& cbs);
   void send_fetch_batches(std::optional<ReplicaId> to);
@@ -203,6 +207,21 @@ class PbftReplica final : public Replica {
   // State transfer and catch-up.
   std::optional<Seq> transfer_target_;
   std::vector<Signed<wire::Checkpoint>> transfer_proof_;
+  // The certified snapshot arriving chunk by chunk, asked of one source at
+  // a time (PROTOCOL.md, "State transfer").
+  struct IncomingSnapshot {
+    Seq seq = 0;
+    Digest digest{};  // from the 2f+1 proof of the first chunk
+    std::vector<Signed<wire::Checkpoint>> proof;
+    std::uint64_t total_bytes = 0;
+    Bytes bytes;                     // the first bytes.size() bytes, in order
+    ReplicaId source = 0;            // asked for the next chunk
+    std::size_t bytes_at_retry = 0;  // bytes.size() at the last retransmission
+  };
+  std::optional<IncomingSnapshot> incoming_;
+  // Per replica we sent a chunk to: the (seq, offset) of the chunk after it,
+  // which it may ask for without waiting out may_serve().
+  std::map<ReplicaId, std::pair<Seq, std::uint64_t>> next_chunk_;
   std::uint64_t state_transfers_ = 0;
   Seq max_seen_seq_ = 0;
   Seq executed_at_last_retransmit_ = 0;

@@ -37,6 +37,8 @@ constexpr U32Field kU32Fields[] = {
     {"max_frame_bytes", &ClusterConfig::max_frame_bytes},
     {"max_request_bytes", &ClusterConfig::max_request_bytes},
     {"max_pending_per_client", &ClusterConfig::max_pending_per_client},
+    {"snapshot_chunk_bytes", &ClusterConfig::snapshot_chunk_bytes},
+    {"max_snapshot_bytes", &ClusterConfig::max_snapshot_bytes},
 };
 
 // The boolean fields, the same way.

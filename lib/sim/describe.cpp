@@ -66,10 +66,12 @@ struct Describer {
     if (m.pre_prepares.size() > 6) text += " +" + to_string(m.pre_prepares.size() - 6);
     return text + "]";
   }
-  std::string operator()(const wire::FetchState& m) const { return "FETCH-STATE have=" + to_string(m.have_seq); }
+  std::string operator()(const wire::FetchState& m) const {
+    return "FETCH-STATE have=" + to_string(m.have_seq) + " s=" + to_string(m.seq) + " from=" + to_string(m.offset);
+  }
   std::string operator()(const wire::StateSnapshot& m) const {
-    return "STATE-SNAPSHOT s=" + to_string(m.seq) + " proof=" + to_string(m.proof.size()) +
-           " bytes=" + to_string(m.snapshot.size());
+    return "STATE-SNAPSHOT s=" + to_string(m.seq) + " proof=" + to_string(m.proof.size()) + " bytes=[" +
+           to_string(m.offset) + "," + to_string(m.offset + m.chunk.size()) + ") of " + to_string(m.total_bytes);
   }
   std::string operator()(const wire::FetchBatches& m) const {
     return "FETCH-BATCHES [" + to_string(m.from) + "," + to_string(m.to) + "]";

@@ -256,6 +256,10 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
   s.config.authentication = options.authentication
                                 ? *options.authentication
                                 : (prng.chance(1, 2) ? Authentication::macs : Authentication::signatures);
+  // Drawn last, so every earlier draw is what it was before chunks. Snapshots
+  // here are hundreds of bytes to a few KB: small chunks make a state
+  // transfer take many of them.
+  s.config.snapshot_chunk_bytes = pick(prng, {32u, 128u, 1024u, 1u << 20});
   SYNOD_ASSERT(s.byzantine.size() == s.n && s.clocks.size() == s.n, "one entry per replica");
   SYNOD_ASSERT(s.faulty_behaviours.size() == s.faulty_clients, "one entry per faulty client");
   return s;
@@ -267,7 +271,8 @@ std::string Scenario::describe() const {
                      std::to_string(config.checkpoint_interval) + " L=" + std::to_string(config.window) +
                      " batch=" + std::to_string(config.batch_max_requests) + "x" +
                      std::to_string(config.max_batches_in_flight) + " T=" +
-                     std::to_string(config.view_change_timeout_ms) + "ms heal=" + std::to_string(heal_us / 1000) +
+                     std::to_string(config.view_change_timeout_ms) + "ms chunk=" +
+                     std::to_string(config.snapshot_chunk_bytes) + " heal=" + std::to_string(heal_us / 1000) +
                      "ms drop=" + std::to_string(faulty_net.drop_ppm / 10'000) + "% dup=" +
                      std::to_string(faulty_net.duplicate_ppm / 10'000) + "% reorder=" +
                      std::to_string(faulty_net.reorder_ppm / 10'000) + "% corrupt=" +

@@ -160,18 +160,26 @@ struct NewView {
 };
 
 // State transfer: "I have executed up to have_seq; send me your stable
-// checkpoint if it is beyond that".
+// checkpoint if it is beyond that", from byte offset of checkpoint seq's
+// snapshot when the asker holds its first offset bytes already (else
+// seq = offset = 0: from the start).
 struct FetchState {
   Seq have_seq = 0;
+  Seq seq = 0;
+  std::uint64_t offset = 0;
   friend bool operator==(const FetchState&, const FetchState&) = default;
 };
 
-// A stable checkpoint: snapshot bytes (application state plus synod's client
-// table) whose digest the 2f+1 signed checkpoints in proof agree on.
+// One chunk of a stable checkpoint's snapshot (application state plus
+// synod's client table): bytes [offset, offset + chunk.size()) of
+// total_bytes. The first chunk (offset 0) carries the 2f+1 signed
+// checkpoints that agree on the whole snapshot's digest; later ones none.
 struct StateSnapshot {
   Seq seq = 0;
   std::vector<Signed<Checkpoint>> proof;
-  Bytes snapshot;
+  std::uint64_t total_bytes = 0;
+  std::uint64_t offset = 0;
+  Bytes chunk;
   friend bool operator==(const StateSnapshot&, const StateSnapshot&) = default;
 };
 
@@ -268,8 +276,13 @@ struct Heartbeat {
   friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
 };
 
+// "Send me the chosen slots from from_slot on", or the snapshot from byte
+// offset of the one through snapshot_slot, when the asker holds its first
+// offset bytes already (else snapshot_slot = offset = 0: from the start).
 struct CatchUpRequest {
   Slot from_slot = 0;
+  Slot snapshot_slot = 0;
+  std::uint64_t offset = 0;
   friend bool operator==(const CatchUpRequest&, const CatchUpRequest&) = default;
 };
 
@@ -279,11 +292,15 @@ struct ChosenEntry {
   friend bool operator==(const ChosenEntry&, const ChosenEntry&) = default;
 };
 
-// Chosen slots from from_slot on, or a snapshot through snapshot_slot plus
-// the chosen slots after it (snapshot empty when not needed).
+// Chosen slots from from_slot on; or a chunk of the snapshot through
+// snapshot_slot (bytes [snapshot_offset, snapshot_offset + snapshot.size())
+// of snapshot_total), with the chosen slots after it in its last chunk.
+// snapshot_total is 0 when no snapshot is needed.
 struct CatchUp {
   Ballot ballot;
   Slot snapshot_slot = 0;
+  std::uint64_t snapshot_total = 0;
+  std::uint64_t snapshot_offset = 0;
   Bytes snapshot;
   std::vector<ChosenEntry> chosen;
   friend bool operator==(const CatchUp&, const CatchUp&) = default;

@@ -84,13 +84,13 @@ void serialize(Archive& ar, NewView& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, FetchState& m) {
-  auto& [have_seq] = m;
-  ar(have_seq);
+  auto& [have_seq, seq, offset] = m;
+  ar(have_seq, seq, offset);
 }
 template <class Archive>
 void serialize(Archive& ar, StateSnapshot& m) {
-  auto& [seq, proof, snapshot] = m;
-  ar(seq, proof, snapshot);
+  auto& [seq, proof, total_bytes, offset, chunk] = m;
+  ar(seq, proof, total_bytes, offset, chunk);
 }
 template <class Archive>
 void serialize(Archive& ar, FetchBatches& m) {
@@ -152,8 +152,8 @@ void serialize(Archive& ar, Heartbeat& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, CatchUpRequest& m) {
-  auto& [from_slot] = m;
-  ar(from_slot);
+  auto& [from_slot, snapshot_slot, offset] = m;
+  ar(from_slot, snapshot_slot, offset);
 }
 template <class Archive>
 void serialize(Archive& ar, ChosenEntry& m) {
@@ -162,8 +162,8 @@ void serialize(Archive& ar, ChosenEntry& m) {
 }
 template <class Archive>
 void serialize(Archive& ar, CatchUp& m) {
-  auto& [ballot, snapshot_slot, snapshot, chosen] = m;
-  ar(ballot, snapshot_slot, snapshot, chosen);
+  auto& [ballot, snapshot_slot, snapshot_total, snapshot_offset, snapshot, chosen] = m;
+  ar(ballot, snapshot_slot, snapshot_total, snapshot_offset, snapshot, chosen);
 }
 
 // ---------------------------------------------------------------- status
@@ -202,8 +202,9 @@ template <> struct WireBound<ViewChange>
     : StructBound<View, Seq, std::vector<Signed<Checkpoint>>, std::vector<PreparedCertificate>> {};
 template <> struct WireBound<NewView>
     : StructBound<View, std::vector<Signed<ViewChange>>, std::vector<Signed<PrePrepareHeader>>> {};
-template <> struct WireBound<FetchState> : StructBound<Seq> {};
-template <> struct WireBound<StateSnapshot> : StructBound<Seq, std::vector<Signed<Checkpoint>>, Bytes> {};
+template <> struct WireBound<FetchState> : StructBound<Seq, Seq, std::uint64_t> {};
+template <> struct WireBound<StateSnapshot>
+    : StructBound<Seq, std::vector<Signed<Checkpoint>>, std::uint64_t, std::uint64_t, Bytes> {};
 template <> struct WireBound<FetchBatches> : StructBound<View, Seq, Seq> {};
 template <> struct WireBound<CommittedBatch>
     : StructBound<View, Seq, Batch, std::vector<Signed<Commit>>> {};
@@ -216,9 +217,10 @@ template <> struct WireBound<Accept> : StructBound<Ballot, Slot, Batch, Slot> {}
 template <> struct WireBound<Accepted> : StructBound<Ballot, Slot> {};
 template <> struct WireBound<Nack> : StructBound<Ballot> {};
 template <> struct WireBound<Heartbeat> : StructBound<Ballot, Slot, std::uint64_t> {};
-template <> struct WireBound<CatchUpRequest> : StructBound<Slot> {};
+template <> struct WireBound<CatchUpRequest> : StructBound<Slot, Slot, std::uint64_t> {};
 template <> struct WireBound<ChosenEntry> : StructBound<Slot, Batch> {};
-template <> struct WireBound<CatchUp> : StructBound<Ballot, Slot, Bytes, std::vector<ChosenEntry>> {};
+template <> struct WireBound<CatchUp>
+    : StructBound<Ballot, Slot, std::uint64_t, std::uint64_t, Bytes, std::vector<ChosenEntry>> {};
 template <> struct WireBound<StatusRequest> : StructBound<std::uint64_t> {};
 template <> struct WireBound<StatusReply>
     : StructBound<std::uint64_t, std::uint8_t, View, ReplicaId, bool, bool, Seq, Seq, Digest, std::uint64_t,

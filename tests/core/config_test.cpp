@@ -196,7 +196,23 @@ TEST_CASE("config: frame and request limits must be consistent") {
        "batch_max_bytes must be at least max_request_bytes"},
       {"max_pending_per_client = 0", [](ClusterConfig& c) { c.max_pending_per_client = 0; },
        "max_pending_per_client must be greater than 0"},
+      {"snapshot_chunk_bytes = 0", [](ClusterConfig& c) { c.snapshot_chunk_bytes = 0; },
+       "snapshot_chunk_bytes must be greater than 0"},
+      {"max_snapshot_bytes = 0", [](ClusterConfig& c) { c.max_snapshot_bytes = 0; },
+       "max_snapshot_bytes must be greater than 0"},
   });
+}
+
+TEST_CASE("config: a snapshot chunk is snapshot_chunk_bytes, at most half a frame") {
+  ClusterConfig config = pbft_config();
+  config.snapshot_chunk_bytes = 1000;
+  config.max_frame_bytes = 4096;
+  config.max_request_bytes = 1024;
+  config.batch_max_bytes = 2048;
+  CHECK(config.snapshot_chunk() == 1000);
+  config.snapshot_chunk_bytes = 3000;  // valid: a smaller frame need not lower it by hand
+  CHECK(verdict(config) == "valid");
+  CHECK(config.snapshot_chunk() == 2048);
 }
 
 TEST_CASE("config: quorum sizes follow the protocol") {

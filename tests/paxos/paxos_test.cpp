@@ -336,6 +336,47 @@ TEST_CASE("catch-up: a restarted replica behind a snapshot gets it plus the slot
   CHECK(c.nodes[2]->disk.contains("snap"));  // the installed snapshot is durable
 }
 
+TEST_CASE("catch-up: a snapshot larger than a chunk comes in chunks, the slots after it with the last") {
+  PaxosCluster c;
+  c.config.snapshot_chunk_bytes = 8;
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    c.crash(i);
+    c.start(i);
+  }
+  c.elect(0);
+  c.crash(2);
+  for (RequestNo t = 1; t <= 6; ++t) increment(c, 1, t);
+  c.nodes[2]->disk.clear();
+  c.start(2);
+  std::vector<wire::CatchUp> answers;
+  c.drop = [&](const InFlight& m) {
+    if (m.to == ReplicaId{2} && m.type() == wire::MsgType::catch_up) {
+      auto cu = PaxosCluster::decode_as<wire::CatchUp>(m.frame);
+      REQUIRE(cu.has_value());
+      answers.push_back(*cu);
+    }
+    return false;
+  };
+  c.advance(400'000);
+  REQUIRE(answers.size() > 2);
+  const std::uint64_t total = answers.front().snapshot_total;
+  std::uint64_t expected_offset = 0;
+  for (const wire::CatchUp& cu : answers) {
+    if (cu.snapshot_slot == 0) continue;
+    CHECK(cu.snapshot_total == total);
+    CHECK(cu.snapshot_offset == expected_offset);  // in order, none twice
+    CHECK(cu.snapshot.size() <= 8);
+    const bool last = cu.snapshot_offset + cu.snapshot.size() == total;
+    CHECK(cu.chosen.empty() != last);  // slots 5 and 6 come with the last chunk
+    expected_offset += cu.snapshot.size();
+  }
+  CHECK(expected_offset == total);
+  CHECK(c.status(2).state_transfers == 1);
+  CHECK(c.status(2).last_executed == 6);
+  CHECK(c.status(2).state_digest == c.status(0).state_digest);
+  CHECK(c.nodes[2]->app.value() == 6);
+}
+
 TEST_CASE("a new leader behind a promiser's chosen prefix catches up before it leads") {
   PaxosCluster c(2);
   const wire::Batch value{c.signed_request(1, 1, counter::encode_add(4))};
@@ -352,7 +393,7 @@ TEST_CASE("a new leader behind a promiser's chosen prefix catches up before it l
   REQUIRE(asks.size() == 1);
   CHECK(asks[0].from_slot == 1);
   c.network.clear();
-  c.input(0, c.frame_as(1, wire::CatchUp{b, 0, {}, {{1, value}}}));
+  c.input(0, c.frame_as(1, wire::CatchUp{b, 0, 0, 0, {}, {{1, value}}}));
   CHECK(c.status(0).is_leader);
   CHECK(c.status(0).last_executed == 1);
   CHECK(c.nodes[0]->app.value() == 4);

@@ -612,6 +612,64 @@ TEST_CASE("state transfer: a replica behind a stable checkpoint fetches and veri
   CHECK(c.nodes[3]->app.value() == 14);
 }
 
+TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wrong byte costs one transfer") {
+  Cluster c;
+  c.config.snapshot_chunk_bytes = 8;
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    c.crash(i);
+    c.start(i);
+  }
+  c.crash(3);
+  for (RequestNo t = 1; t <= 13; ++t) increment(c, 1, t);
+  c.nodes[3]->disk.clear();
+  c.start(3);
+  // Replica 3's chunks, counted. The first one that holds the counter's
+  // lowest byte (the snapshot ends with the counter's 8 bytes, little-endian)
+  // gets it flipped, validly signed by its sender (a Byzantine source): the
+  // snapshot still decodes, into a wrong state.
+  std::size_t chunks = 0;
+  std::uint64_t total = 0;
+  bool tampered = false;
+  c.drop = [&](const test::InFlight& m) {
+    if (m.to != ReplicaId{3} || m.type() != wire::MsgType::state_snapshot) return false;
+    auto chunk = Cluster::decode_as<wire::StateSnapshot>(m.frame);
+    REQUIRE(chunk.has_value());
+    ++chunks;
+    total = chunk->total_bytes;
+    CHECK(chunk->chunk.size() <= 8);
+    CHECK(chunk->proof.empty() == (chunk->offset > 0));  // the proof comes with the first chunk only
+    const std::uint64_t lowest = chunk->total_bytes - 8;
+    if (tampered || chunk->offset > lowest || chunk->offset + chunk->chunk.size() <= lowest) return false;
+    tampered = true;
+    chunk->chunk[lowest - chunk->offset] ^= 0x01;
+    c.network.push_back(test::InFlight{m.from, m.to, 0, c.frame_as(m.from.id, *chunk)});
+    return true;
+  };
+  increment(c, 1, 14);
+  c.advance(3'000'000);
+  REQUIRE(tampered);
+  const std::uint64_t per_transfer = (total + 7) / 8;
+  CHECK(per_transfer > 2);
+  CHECK(chunks >= 2 * per_transfer);  // the spoilt transfer went to its end, then a whole new one
+  CHECK(c.rejected(3, Rejection::invalid) >= 1);  // the whole snapshot did not match its proof's digest
+  CHECK(c.status(3).state_transfers == 1);
+  CHECK(c.status(3).last_executed == c.status(0).last_executed);
+  CHECK(c.status(3).state_digest == c.status(0).state_digest);
+  CHECK(c.nodes[3]->app.value() == 14);
+}
+
+TEST_CASE("state transfer: a chunk that cannot be part of an acceptable snapshot is refused") {
+  Cluster c;
+  const std::uint64_t limit = c.config.max_snapshot_bytes;
+  c.input(3, c.frame_as(0, wire::StateSnapshot{4, {}, limit + 1, 0, Bytes(8, 1)}));
+  CHECK(c.rejected(3, Rejection::limit) == 1);
+  c.input(3, c.frame_as(0, wire::StateSnapshot{4, {}, 100, 96, Bytes(8, 1)}));  // past its end
+  c.input(3, c.frame_as(0, wire::StateSnapshot{4, {}, 100, 0, Bytes{}}));       // no progress
+  c.input(3, c.frame_as(0, wire::StateSnapshot{4, {}, 100, 0, Bytes(8, 1)}));   // no proof
+  CHECK(c.rejected(3, Rejection::invalid) == 3);
+  CHECK(c.status(3).state_transfers == 0);
+}
+
 TEST_CASE("durable state that this core did not write is refused with an error") {
   Cluster c;
   DurableState bad{{"view", Bytes{1, 2}}};

@@ -214,7 +214,7 @@ TEST_CASE("length prefixes of 2^32, 2^63 and 2^64-1 allocate nothing for themsel
       CHECK(decode_within_bound(MsgType::new_view, p).error() == DecodeError::length_overflow);
       const CatchUp cu = samples::catch_up();
       Bytes q = encode(cu);
-      const std::size_t chosen_at = 12 + 8 + 8 + cu.snapshot.size();
+      const std::size_t chosen_at = 12 + 8 + 8 + 8 + 8 + cu.snapshot.size();
       REQUIRE(get_u64(q, chosen_at) == cu.chosen.size());
       put_u64(q, chosen_at, length);
       CHECK(decode_within_bound(MsgType::catch_up, q).error() == DecodeError::length_overflow);

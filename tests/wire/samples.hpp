@@ -103,7 +103,9 @@ inline StateSnapshot state_snapshot() {
   StateSnapshot s;
   s.seq = 256;
   for (ReplicaId r = 0; r < 3; ++r) s.proof.push_back(signed_by(r, checkpoint(256)));
-  s.snapshot = text("snapshot: application state and client table");
+  s.chunk = text("snapshot: application state and client table");
+  s.total_bytes = 1000;
+  s.offset = 0;
   return s;
 }
 
@@ -130,7 +132,8 @@ inline Promise promise() {
 }
 inline Accept accept() { return Accept{ballot(), 12, batch(4), 11}; }
 inline CatchUp catch_up() {
-  return CatchUp{Ballot{5, 2}, 100, text("paxos snapshot"), {chosen_entry(101), chosen_entry(102)}};
+  const Bytes chunk = text("paxos snapshot");
+  return CatchUp{Ballot{5, 2}, 100, 200 + chunk.size(), 200, chunk, {chosen_entry(101), chosen_entry(102)}};
 }
 
 inline StatusReply status_reply() {
@@ -148,7 +151,7 @@ inline std::vector<Message> messages() {
       checkpoint(128),
       view_change(8, 1),
       new_view(),
-      FetchState{kMax64},
+      FetchState{kMax64, 256, kMax64},
       state_snapshot(),
       FetchBatches{.view = 9, .from = 40, .to = 44},
       committed_batches(),
@@ -158,7 +161,7 @@ inline std::vector<Message> messages() {
       Accepted{ballot(), 12},
       Nack{Ballot{kMax64, kMax32}},
       Heartbeat{ballot(), 11, 7},
-      CatchUpRequest{101},
+      CatchUpRequest{101, 100, 4096},
       catch_up(),
       StatusRequest{0x0102030405060708ull},
       status_reply(),

@@ -4,6 +4,7 @@
 // constant next to the code that enforces it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -80,6 +81,14 @@ struct ClusterConfig {
   std::uint32_t max_request_bytes = 64u << 10;
   std::uint32_t max_pending_per_client = 16;
 
+  // State transfer (pbft) and catch-up (paxos) send a snapshot in chunks of
+  // snapshot_chunk() bytes, one frame each, so an application state larger
+  // than a frame still reaches a replica that lags. A receiver refuses a
+  // snapshot announced larger than max_snapshot_bytes: the bound on what a
+  // peer can make it hold.
+  std::uint32_t snapshot_chunk_bytes = 4u << 20;
+  std::uint32_t max_snapshot_bytes = 1u << 30;
+
   // Lets `synod-replica --fault MODE` run a deliberately faulty replica of
   // this cluster (fault-injection tests). Off by default, so a production
   // config cannot start one by accident.
@@ -107,6 +116,9 @@ struct ClusterConfig {
   // Matching replies a client needs for an ordered request.
   std::uint32_t reply_quorum() const { return protocol == Protocol::pbft ? f + 1 : 1; }
   std::uint32_t required_replicas() const { return protocol == Protocol::pbft ? 3 * f + 1 : 2 * f + 1; }
+  // snapshot_chunk_bytes, but at most half a frame (the rest of the frame
+  // holds the chunk's proof and the slots sent with it).
+  std::uint32_t snapshot_chunk() const { return std::min(snapshot_chunk_bytes, max_frame_bytes / 2); }
 
   const ClientInfo* find_client(ClientId id) const;
 
