@@ -216,9 +216,16 @@ void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& s
       transfer_target_ = ss.seq;
       transfer_proof_ = ss.proof;
     }
-  } else if (!incoming_ || incoming_->seq != ss.seq || incoming_->total_bytes != ss.total_bytes ||
-             incoming_->bytes.size() != ss.offset || incoming_->source != from) {
+  } else if (!incoming_ || incoming_->seq != ss.seq || incoming_->source != from) {
     return;  // not the chunk we asked for: a late duplicate, or an answer to an earlier request
+  } else if (incoming_->total_bytes != ss.total_bytes) {
+    // The source we asked and the one that sent the first chunk disagree on
+    // the snapshot's size: one of them lies. Start over from the next source.
+    incoming_.reset();
+    reject(Rejection::invalid);
+    return begin_state_transfer(*transfer_target_, transfer_proof_);
+  } else if (incoming_->bytes.size() != ss.offset) {
+    return;  // an answer to an earlier request
   }
   IncomingSnapshot& in = *incoming_;
   in.bytes.insert(in.bytes.end(), ss.chunk.begin(), ss.chunk.end());

@@ -658,6 +658,39 @@ TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wro
   CHECK(c.nodes[3]->app.value() == 14);
 }
 
+TEST_CASE("state transfer: a source that disagrees on the snapshot's size makes the replica start over") {
+  Cluster c;
+  c.config.snapshot_chunk_bytes = 8;
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    c.crash(i);
+    c.start(i);
+  }
+  c.crash(3);
+  for (RequestNo t = 1; t <= 13; ++t) increment(c, 1, t);
+  c.nodes[3]->disk.clear();
+  c.start(3);
+  // The first first chunk replica 3 gets announces 8 bytes too many, validly
+  // signed by its sender: its later chunks then disagree with it.
+  bool lied = false;
+  c.drop = [&](const test::InFlight& m) {
+    if (lied || m.to != ReplicaId{3} || m.type() != wire::MsgType::state_snapshot) return false;
+    auto chunk = Cluster::decode_as<wire::StateSnapshot>(m.frame);
+    REQUIRE(chunk.has_value());
+    if (chunk->offset != 0) return false;
+    lied = true;
+    chunk->total_bytes += 8;
+    c.network.push_back(test::InFlight{m.from, m.to, 0, c.frame_as(m.from.id, *chunk)});
+    return true;
+  };
+  increment(c, 1, 14);
+  c.advance(3'000'000);
+  REQUIRE(lied);
+  CHECK(c.rejected(3, Rejection::invalid) >= 1);
+  CHECK(c.status(3).state_transfers == 1);
+  CHECK(c.status(3).last_executed == c.status(0).last_executed);
+  CHECK(c.nodes[3]->app.value() == 14);
+}
+
 TEST_CASE("state transfer: a chunk that cannot be part of an acceptable snapshot is refused") {
   Cluster c;
   const std::uint64_t limit = c.config.max_snapshot_bytes;
