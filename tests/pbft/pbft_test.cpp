@@ -612,8 +612,11 @@ TEST_CASE("state transfer: a replica behind a stable checkpoint fetches and veri
   CHECK(c.nodes[3]->app.value() == 14);
 }
 
-TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wrong byte costs one transfer") {
-  Cluster c;
+namespace {
+
+// Snapshots go in chunks of 8 bytes; replica 3 misses 13 writes and comes
+// back with a new disk, so it must fetch the stable state.
+void replica_3_needs_state_in_chunks(Cluster& c) {
   c.config.snapshot_chunk_bytes = 8;
   for (ReplicaId i = 0; i < c.n(); ++i) {
     c.crash(i);
@@ -623,6 +626,13 @@ TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wro
   for (RequestNo t = 1; t <= 13; ++t) increment(c, 1, t);
   c.nodes[3]->disk.clear();
   c.start(3);
+}
+
+}  // namespace
+
+TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wrong byte costs one transfer") {
+  Cluster c;
+  replica_3_needs_state_in_chunks(c);
   // Replica 3's chunks, counted. The first one that holds the counter's
   // lowest byte (the snapshot ends with the counter's 8 bytes, little-endian)
   // gets it flipped, validly signed by its sender (a Byzantine source): the
@@ -660,15 +670,7 @@ TEST_CASE("state transfer: a snapshot larger than a chunk comes in chunks; a wro
 
 TEST_CASE("state transfer: a source that disagrees on the snapshot's size makes the replica start over") {
   Cluster c;
-  c.config.snapshot_chunk_bytes = 8;
-  for (ReplicaId i = 0; i < c.n(); ++i) {
-    c.crash(i);
-    c.start(i);
-  }
-  c.crash(3);
-  for (RequestNo t = 1; t <= 13; ++t) increment(c, 1, t);
-  c.nodes[3]->disk.clear();
-  c.start(3);
+  replica_3_needs_state_in_chunks(c);
   // The first first chunk replica 3 gets announces 8 bytes too many, validly
   // signed by its sender: its later chunks then disagree with it.
   bool lied = false;
