@@ -295,7 +295,7 @@ struct ChosenEntry {
 // Chosen slots from from_slot on; or a chunk of the snapshot through
 // snapshot_slot (bytes [snapshot_offset, snapshot_offset + snapshot.size())
 // of snapshot_total), with the chosen slots after it in its last chunk.
-// snapshot_total is 0 when no snapshot is needed.
+// snapshot_slot is 0 when no snapshot is needed.
 struct CatchUp {
   Ballot ballot;
   Slot snapshot_slot = 0;
