@@ -85,13 +85,6 @@ struct EventLoop::Impl {
         configure(peers.back(), config, options);
         if (config.curve) make_curve_client(peers.back(), config.curve_public_keys.at(peer.id), own_curve);
         peers.back().set(zmq::sockopt::routing_id, my_routing_id);
-        // Nothing is queued for a peer that is not connected: a send to a
-        // dead or restarting peer is dropped (and counted) at once. Else
-        // ZeroMQ holds up to send_hwm frames and replays them on reconnect,
-        // and a replica restarted under load spends its first seconds on
-        // stale votes (pbft: a signature check each) instead of catching
-        // up; the protocols retransmit what still matters.
-        peers.back().set(zmq::sockopt::immediate, 1);
         peers.back().connect(peer.endpoint);
       } catch (const zmq::error_t& e) {
         return fail(ErrorCode::io, "cannot connect to replica " + std::to_string(peer.id) + " at " + peer.endpoint +
@@ -207,7 +200,7 @@ struct EventLoop::Impl {
     if (peers[to].send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
       ++stats.frames_out;
     } else {
-      ++stats.frames_dropped;  // peer not connected (down, restarting) or its queue full: the protocol retransmits
+      ++stats.frames_dropped;  // peer's queue is full (down or slow): the protocol retransmits
     }
   }
 

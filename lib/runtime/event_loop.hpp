@@ -72,7 +72,7 @@ struct EventLoopOptions {
 struct EventLoopStats {
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;
-  std::uint64_t frames_dropped = 0;         // peer not connected or queue full, unknown client route
+  std::uint64_t frames_dropped = 0;         // peer queue full, unknown client route
   std::uint64_t extra_parts_dropped = 0;    // multipart messages with more than one frame
   std::uint64_t persist_transactions = 0;
   std::uint64_t persist_ops = 0;

@@ -197,7 +197,7 @@ std::string Metrics::render() const {
          d(e.last_inputs));
   metric(out, "synod_frames_in_total", "counter", "Frames received.", id, d(e.loop.frames_in));
   metric(out, "synod_frames_out_total", "counter", "Frames sent.", id, d(e.loop.frames_out));
-  metric(out, "synod_frames_dropped_total", "counter", "Frames dropped (peer not connected or its queue full, no client route).", id,
+  metric(out, "synod_frames_dropped_total", "counter", "Frames dropped (full peer queue, no client route).", id,
          d(e.loop.frames_dropped));
   metric(out, "synod_persist_transactions_total", "counter", "LMDB transactions (fsyncs).", id,
          d(e.loop.persist_transactions));

@@ -280,48 +280,6 @@ TEST_CASE("pbft: a replica restarted from its LMDB dir keeps its durable state a
   CHECK(invoke(*client, kv::encode_get("before")).value == std::optional<std::string>("1"));
 }
 
-TEST_CASE("pbft: a replica that was down gets none of the votes sent while it was down") {
-  LocalCluster cluster(Protocol::pbft);
-  auto client = cluster.client();
-  CHECK(invoke(*client, kv::encode_put("before", "1")).status == kv::KvResult::Status::ok);
-  settled_status(*client);
-  cluster.stop(3);
-  for (int i = 0; i < 3; ++i) {
-    CHECK(invoke(*client, kv::encode_put("during" + std::to_string(i), "2")).status == kv::KvResult::Status::ok);
-  }
-  // Until 0, 1 and 2 have executed all three: none of them still sends
-  // votes for these writes then.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    auto r = client->status(std::chrono::milliseconds(500));
-    REQUIRE_MESSAGE(r, r.error().message);
-    const auto& x = *r;
-    if (x[0].last_executed == x[1].last_executed && x[1].last_executed == x[2].last_executed) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  // In replica 3's place, a socket that records what reaches it once the
-  // others reconnect (within their 250 ms reconnect interval), for a second.
-  zmq::context_t context;
-  zmq::socket_t router(context, zmq::socket_type::router);
-  router.set(zmq::sockopt::rcvtimeo, 100);
-  router.bind(cluster.config().replicas[3].endpoint);
-  std::vector<wire::MsgType> votes;
-  for (const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-       std::chrono::steady_clock::now() < give_up;) {
-    zmq::message_t from, frame;
-    if (!router.recv(from, zmq::recv_flags::none) || !router.recv(frame, zmq::recv_flags::none)) continue;
-    const auto envelope = wire::decode_envelope(ByteView(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
-    REQUIRE(envelope);
-    const wire::MsgType type = envelope->type;
-    if (type == wire::MsgType::pre_prepare || type == wire::MsgType::prepare || type == wire::MsgType::commit) {
-      votes.push_back(type);
-    }
-  }
-  // ZeroMQ would otherwise have queued the three writes' pre-prepare,
-  // prepares and commits for it and delivered them now: stale votes it would
-  // spend its first moments on. What it lacks, it fetches.
-  CHECK(votes.empty());
-}
-
 
 void check_status_after_writes(Protocol protocol) {
   // Checkpoints every 4 sequence numbers, so ten writes make one stable and
