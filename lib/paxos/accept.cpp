@@ -9,17 +9,18 @@
 namespace synod::paxos {
 
 bool PaxosReplica::valid_batch(const Batch& batch) const {
-  // Bounds only: the leader authenticated every request on arrival, and
-  // replica messages are signed (crash faults, see paxos.hpp).
-  if (batch.size() > config_.batch_max_requests) return false;
-  std::size_t bytes = 0;
+  // Well-formed only: the leader authenticated every request on arrival, and
+  // replica messages are signed (crash faults, see paxos.hpp). No batch
+  // bounds (batch_max_requests, batch_max_bytes, max_request_bytes): they
+  // govern what this replica proposes when it leads, and a value accepted
+  // or chosen under larger ones, before a restart with smaller ones, must
+  // still load from disk, travel in promises and catch-up, and be chosen.
+  // A frame's size bounds the memory a batch takes.
   for (const wire::SignedRequest& sr : batch) {
     const wire::Request& r = sr.request;
-    if (r.t == 0 || r.op.size() > config_.max_request_bytes) return false;
-    if (config_.find_client(r.client) == nullptr) return false;
-    bytes += r.op.size();
+    if (r.t == 0 || config_.find_client(r.client) == nullptr) return false;
   }
-  return bytes <= config_.batch_max_bytes;
+  return true;
 }
 
 // ------------------------------------------------------------------ leader

@@ -327,7 +327,9 @@ void PbftReplica::on_committed_batches(ReplicaId from, const wire::CommittedBatc
   for (const wire::CommittedBatch& cb : cbs.batches) {
     if (cb.seq <= last_executed_) continue;
     if (!in_window(cb.seq)) return reject(Rejection::out_of_window);
-    if (cb.batch.size() > config_.batch_max_requests) return reject(Rejection::invalid);
+    // No batch bound here: the proof below shows the cluster accepted this
+    // batch, maybe under larger bounds than this replica's (a restart with
+    // smaller ones); the frame's size bounds its memory.
     const Digest d = batch_digest(cb.batch);
     // 2f+1 signed commits prove (view, seq, d) committed: f+1 correct
     // replicas prepared it, so no other digest can commit at seq.

@@ -360,8 +360,9 @@ void PbftReplica::propose(const std::vector<PendingKey>& keys) {
 
 // ------------------------------------------------------------------ normal case
 
-bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
-  if (batch.size() > config_.batch_max_requests) return false;
+bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest, Proposal kind) {
+  const bool bounded = kind == Proposal::fresh;
+  if (bounded && batch.size() > config_.batch_max_requests) return false;
   if (!bugs_.skip_pre_prepare_digest_check && batch_digest(batch) != digest) return false;
   std::size_t bytes = 0;
   // PROTOCOL.md pitfall: every request in the batch must authenticate. A
@@ -373,7 +374,7 @@ bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
   to_check.reserve(batch.size());
   for (const wire::SignedRequest& sr : batch) {
     const wire::Request& r = sr.request;
-    if (r.read_only || r.op.size() > config_.max_request_bytes) return false;
+    if (r.read_only || (bounded && r.op.size() > config_.max_request_bytes)) return false;
     bytes += r.op.size();
     if (config_.find_client(r.client) == nullptr) return false;
     if (bugs_.skip_request_authentication) continue;
@@ -382,7 +383,7 @@ bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
     inputs.push_back(wire::signing_input_of(client, r));
     to_check.push_back({client, inputs.back(), sr.signature});
   }
-  return bytes <= config_.batch_max_bytes && wire::all_requests_authentic(config_, crypto_, self_, to_check);
+  return (!bounded || bytes <= config_.batch_max_bytes) && wire::all_requests_authentic(config_, crypto_, self_, to_check);
 }
 
 void PbftReplica::on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Bytes& signature) {
@@ -396,10 +397,12 @@ void PbftReplica::on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Byt
   if (e.pre_prepare && e.view == view_) {
     if (e.pre_prepare->message.digest != h.digest) return reject(Rejection::conflicting);
     // Same pre-prepare again: it may bring a batch a NEW-VIEW named.
-    if (find_batch(e, h.digest) == nullptr && valid_batch(pp.batch, h.digest)) e.batches[h.digest] = std::move(pp.batch);
+    if (find_batch(e, h.digest) == nullptr && valid_batch(pp.batch, h.digest, Proposal::carried_over)) {
+      e.batches[h.digest] = std::move(pp.batch);
+    }
     return execute_ready();
   }
-  if (!valid_batch(pp.batch, h.digest)) return reject(Rejection::invalid);
+  if (!valid_batch(pp.batch, h.digest, Proposal::fresh)) return reject(Rejection::invalid);
 
   enter_view(e);
   e.pre_prepare = Signed<wire::PrePrepareHeader>{from, h, signature};

@@ -723,3 +723,28 @@ TEST_CASE("promises in parts: the candidate asks for the rest and counts the vot
   CHECK(accepts[1].slot == 2);
   CHECK(accepts[1].batch == second);
 }
+
+// batch_max_requests (like batch_max_bytes and max_request_bytes) bounds what
+// a leader proposes; values the acceptors accepted under a larger bound must
+// still load from disk and be chosen after a restart with a smaller one.
+TEST_CASE("a lower batch bound after a restart: an accepted larger batch still loads and is chosen") {
+  PaxosCluster c;
+  c.elect(0);
+  c.drop = [](const InFlight& m) { return is_type(m, wire::MsgType::accepted); };
+  c.input(0, c.request(1, 1, counter::encode_add(1)));  // slot 1, at once
+  c.input(0, c.request(2, 1, counter::encode_add(10)));
+  c.input(0, c.request(3, 1, counter::encode_add(100)));
+  c.now += c.config.batch_timeout_us;
+  c.tick(0);  // slot 2: both waiting requests
+  c.deliver_all();
+  REQUIRE(c.status(1).last_executed == 0);
+  for (ReplicaId i = 0; i < c.n(); ++i) c.crash(i);
+  c.config.batch_max_requests = 1;
+  for (ReplicaId i = 0; i < c.n(); ++i) c.start(i);
+  c.heal();
+  c.advance(2'000'000);
+  for (ReplicaId i = 0; i < c.n(); ++i) {
+    CHECK(c.status(i).last_executed >= 2);
+    CHECK(c.nodes[i]->app.value() == 111);
+  }
+}

@@ -909,3 +909,61 @@ TEST_CASE("a prepare or commit that arrives after its certificate formed is drop
   c.input(2, garbage(wire::Prepare{0, 2, d}));  // seq 2 has no certificate: checked and refused
   CHECK(c.rejected(2, Rejection::bad_authenticator) == 1);
 }
+
+namespace {
+
+// Seq 1 holds client 1's request alone, seq 2 clients 2 and 3 together (they
+// arrive while seq 1 is in flight and wait for the batch timeout).
+void propose_batches_of_1_and_2(Cluster& c) {
+  c.input(0, c.request(1, 1, counter::encode_add(1)));
+  c.input(0, c.request(2, 1, counter::encode_add(10)));
+  c.input(0, c.request(3, 1, counter::encode_add(100)));
+  c.now += c.config.batch_timeout_us;
+  synod::Effects fx;
+  c.core(0).tick(c.now, fx);
+  c.apply(0, fx);
+  c.deliver_all();
+}
+
+}  // namespace
+
+// batch_max_requests (like batch_max_bytes and max_request_bytes) bounds what
+// a primary may propose; a batch the cluster already accepted under a larger
+// bound must still execute after the replicas restart with a smaller one.
+TEST_CASE("a lower batch bound after a restart: a prepared larger batch still executes in the next view") {
+  Cluster c;
+  // Replica 3 never sees view 0's pre-prepares: it gets seq 2's batch from view 1's primary.
+  c.drop = [](const synod::test::InFlight& m) {
+    return commit_of_view_0(m) || (m.to == ReplicaId{3} && m.type() == wire::MsgType::pre_prepare);
+  };
+  propose_batches_of_1_and_2(c);
+  CHECK(c.status(1).last_executed == 0);
+  for (ReplicaId i = 0; i < c.n(); ++i) c.crash(i);
+  c.config.batch_max_requests = 1;
+  for (ReplicaId i = 1; i < c.n(); ++i) c.start(i);  // replica 0, view 0's primary, stays down
+  c.drop = commit_of_view_0;
+  c.client_sends(2, c.request(2, 1, counter::encode_add(10)));
+  c.deliver_all();
+  c.advance(3'000'000);
+  for (ReplicaId i = 1; i < c.n(); ++i) {
+    CHECK(c.status(i).view == 1);
+    CHECK(c.status(i).last_executed >= 2);
+    CHECK(c.nodes[i]->app.value() == 111);
+  }
+}
+
+TEST_CASE("a lower batch bound after a restart: a replica fetches committed batches larger than it would accept") {
+  Cluster c;
+  c.drop = [](const synod::test::InFlight& m) { return m.to == ReplicaId{3}; };
+  propose_batches_of_1_and_2(c);
+  REQUIRE(c.status(0).last_executed == 2);
+  c.crash(3);
+  c.config.batch_max_requests = 1;  // only replica 3 restarts with it
+  c.start(3);
+  c.drop = [](const synod::test::InFlight&) { return false; };
+  increment(c, 1, 2);  // seq 3 shows replica 3 that it is behind
+  c.advance(1'000'000);
+  CHECK(c.status(3).last_executed == 3);
+  CHECK(c.nodes[3]->app.value() == 112);
+  CHECK(c.status(3).view == 0);
+}
