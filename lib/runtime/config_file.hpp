@@ -9,7 +9,7 @@
 //   signature_scheme = "ed25519"      # or "ecdsa-p256"
 //   authentication = "signatures"     # or "macs" (synod/config.hpp)
 //   f = 1
-//   batch_max_requests = 64           # ... every other ClusterConfig field
+//   batch_max_requests = 128          # ... every other ClusterConfig field
 //   curve = false                     # CurveZMQ on every socket (runtime/transport.hpp)
 //   fsync = true                      # false: LMDB commits without fsync (survive kill -9, not power loss)
 //   allow_fault_injection = false     # true lets synod-replica --fault MODE run (tests only)

@@ -57,7 +57,7 @@ struct ClusterConfig {
   // requests or batch_max_bytes of operations, or batch_timeout_us after its
   // first request, and while max_batches_in_flight batches are proposed and
   // not executed only a full batch goes out.
-  std::uint32_t batch_max_requests = 64;
+  std::uint32_t batch_max_requests = 128;
   std::uint32_t batch_max_bytes = 1u << 20;
   std::uint32_t batch_timeout_us = 500;
   std::uint32_t max_batches_in_flight = 2;
