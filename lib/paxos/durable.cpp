@@ -9,12 +9,15 @@
 //               and before the leader counts its own accept)
 //   "snap"      the latest snapshot (client table + application) and its
 //               slot; accepted values at or below it are deleted with it
+//   "shape"     the cluster parameters all this was written under
+//               (core/durable_shape.hpp), with the first effects
 // Which slots are chosen is not persisted: a restarted replica learns it
 // again from the leader's commit index or by catch-up.
 #include <charconv>
 #include <cstdio>
 
 #include "core/bytes_io.hpp"
+#include "core/durable_shape.hpp"
 #include "paxos/replica.hpp"
 #include "synod/assert.hpp"
 
@@ -74,7 +77,7 @@ Result<void> PaxosReplica::restore(const DurableState& durable) {
       promised_ = Ballot{*round, *replica};
     } else if (key == kSnapshotKey) {
       if (auto ok = restore_snapshot(value); !ok) return ok;
-    } else if (!key.starts_with(kAcceptedPrefix)) {
+    } else if (key != kDurableShapeKey && !key.starts_with(kAcceptedPrefix)) {
       return corrupt("unknown key " + key);
     }
   }

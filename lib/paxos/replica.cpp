@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/batching.hpp"
+#include "core/durable_shape.hpp"
 #include "synod/assert.hpp"
 
 namespace synod::paxos {
@@ -49,6 +50,7 @@ Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, Repli
     return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " not in config");
   }
   auto replica = std::make_unique<PaxosReplica>(config, self, crypto, app, seed, bugs);
+  if (auto ok = check_durable_shape(config, durable); !ok) return std::unexpected(ok.error());
   if (auto ok = replica->restore(durable); !ok) return std::unexpected(ok.error());
   return std::unique_ptr<Replica>(std::move(replica));
 }
@@ -71,6 +73,7 @@ void PaxosReplica::begin(TimeUs now, Effects& out) {
   out_ = &out;
   if (started_) return;
   started_ = true;
+  out.persist.push_back(durable_shape_record(config_));  // before anything else becomes durable
   arm_election_timer();
   if (promised_.round > 0) {
     // A restart into a running cluster: the leader's heartbeats need a

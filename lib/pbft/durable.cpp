@@ -9,6 +9,8 @@
 //   "e/<s>"  the pre-prepare accepted at s (before PREPARE) and the prepared
 //            certificate (before COMMIT), with their batches
 //   "ckpt"   the stable checkpoint and its 2f+1 proof, "snap" its state
+//   "shape"  the cluster parameters all this was written under
+//            (core/durable_shape.hpp), with the first effects
 // Execution state is not persisted: it is rebuilt from the stable checkpoint
 // and batches fetched from the others.
 #include <charconv>

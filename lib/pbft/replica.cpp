@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/batching.hpp"
+#include "core/durable_shape.hpp"
 #include "synod/assert.hpp"
 #include "wire/authenticate.hpp"
 
@@ -47,6 +48,7 @@ Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, Repli
   if (config.protocol != Protocol::pbft) return fail(ErrorCode::invalid_config, "config protocol is not pbft");
   if (self >= config.n()) return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " not in config");
   auto replica = std::make_unique<PbftReplica>(config, self, crypto, app, bugs);
+  if (auto ok = check_durable_shape(config, durable); !ok) return std::unexpected(ok.error());
   if (auto ok = replica->restore(durable); !ok) return std::unexpected(ok.error());
   return std::unique_ptr<Replica>(std::move(replica));
 }
@@ -113,6 +115,7 @@ void PbftReplica::begin(TimeUs now, Effects& out) {
   out_ = &out;
   if (!started_) {
     started_ = true;
+    out.persist.push_back(durable_shape_record(config_));  // before anything else becomes durable
     retransmit_deadline_ = now_ + retransmit_interval_us_;
     // After a restart, ask the others for what was committed meanwhile.
     if (low_ > 0 || !log_.empty() || view_ > 0) send_fetch_batches(std::nullopt);

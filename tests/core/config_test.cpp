@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/durable_shape.hpp"
 #include "synod/config.hpp"
 
 namespace {
@@ -261,4 +262,24 @@ TEST_CASE("config: to_string and parse round-trip") {
   for (auto s : {synod::SignatureScheme::ed25519, synod::SignatureScheme::ecdsa_p256}) {
     CHECK(synod::parse_signature_scheme(synod::to_string(s)) == s);
   }
+}
+
+TEST_CASE("the durable shape record: absent or equal passes, a change is named, garbage is corrupt") {
+  const ClusterConfig config = pbft_config();
+  CHECK(synod::check_durable_shape(config, {}));
+  const synod::PersistOp record = synod::durable_shape_record(config);
+  REQUIRE(record.value.has_value());
+  synod::DurableState durable{{record.key, *record.value}};
+  CHECK(synod::check_durable_shape(config, durable));
+
+  const auto refused = synod::check_durable_shape(paxos_config(), durable);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == synod::ErrorCode::invalid_config);
+  CHECK(refused.error().message.find("written with protocol = pbft, replicas = 4; the config has protocol = paxos, "
+                                     "replicas = 3") != std::string::npos);
+
+  durable[record.key].push_back(0);  // one byte too many
+  const auto corrupt = synod::check_durable_shape(config, durable);
+  REQUIRE_FALSE(corrupt);
+  CHECK(corrupt.error().code == synod::ErrorCode::corrupt);
 }

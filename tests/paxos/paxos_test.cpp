@@ -748,3 +748,20 @@ TEST_CASE("a lower batch bound after a restart: an accepted larger batch still l
     CHECK(c.nodes[i]->app.value() == 111);
   }
 }
+
+TEST_CASE("durable state written under another checkpoint interval, window or f is refused, naming the change") {
+  PaxosCluster c;
+  c.elect(0);
+  increment(c, 1, 1);
+  REQUIRE(c.nodes[1]->disk.contains("shape"));
+  examples::Counter app;
+  ClusterConfig changed = c.config;
+  changed.checkpoint_interval = 2;
+  auto r = paxos::make_replica(changed, 1, c.crypto_of(1), app, c.nodes[1]->disk, 7);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == ErrorCode::invalid_config);
+  CHECK(r.error().message.find("written with checkpoint_interval = 4;") != std::string::npos);
+  changed = c.config;
+  changed.batch_max_requests = 1;
+  CHECK(paxos::make_replica(changed, 1, c.crypto_of(1), app, c.nodes[1]->disk, 7).has_value());
+}

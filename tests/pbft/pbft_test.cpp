@@ -967,3 +967,23 @@ TEST_CASE("a lower batch bound after a restart: a replica fetches committed batc
   CHECK(c.nodes[3]->app.value() == 112);
   CHECK(c.status(3).view == 0);
 }
+
+TEST_CASE("durable state written under another checkpoint interval, window or f is refused, naming the change") {
+  Cluster c;
+  increment(c, 1, 1);
+  REQUIRE(c.nodes[1]->disk.contains("shape"));
+  examples::Counter app;
+  ClusterConfig changed = c.config;
+  changed.checkpoint_interval = 2;
+  changed.window = 6;
+  auto r = pbft::make_replica(changed, 1, c.crypto_of(1), app, c.nodes[1]->disk);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == ErrorCode::invalid_config);
+  CHECK(r.error().message.find("written with checkpoint_interval = 4, window = 8") != std::string::npos);
+  CHECK(r.error().message.find("the config has checkpoint_interval = 2, window = 6") != std::string::npos);
+  // Limits on what a primary proposes are not part of it.
+  changed = c.config;
+  changed.batch_max_requests = 1;
+  changed.max_request_bytes = 16;
+  CHECK(pbft::make_replica(changed, 1, c.crypto_of(1), app, c.nodes[1]->disk).has_value());
+}
