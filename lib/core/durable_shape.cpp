@@ -7,39 +7,17 @@
 namespace synod {
 
 namespace {
-
 constexpr std::uint8_t kShapeVersion = 1;
-
-struct Shape {
-  std::uint8_t protocol = 0;
-  std::uint32_t replicas = 0;
-  std::uint32_t f = 0;
-  std::uint32_t checkpoint_interval = 0;
-  std::uint32_t window = 0;
-};
-
-Shape shape_of(const ClusterConfig& config) {
-  return Shape{static_cast<std::uint8_t>(config.protocol), config.n(), config.f, config.checkpoint_interval,
-               config.window};
-}
-
-std::string protocol_name(std::uint8_t p) {
-  return p == static_cast<std::uint8_t>(Protocol::pbft)    ? "pbft"
-         : p == static_cast<std::uint8_t>(Protocol::paxos) ? "paxos"
-                                                            : "protocol " + std::to_string(p);
-}
-
 }  // namespace
 
 PersistOp durable_shape_record(const ClusterConfig& config) {
-  const Shape s = shape_of(config);
   ByteWriter w;
   w.u8(kShapeVersion);
-  w.u8(s.protocol);
-  w.u32(s.replicas);
-  w.u32(s.f);
-  w.u32(s.checkpoint_interval);
-  w.u32(s.window);
+  w.u8(static_cast<std::uint8_t>(config.protocol));
+  w.u32(config.n());
+  w.u32(config.f);
+  w.u32(config.checkpoint_interval);
+  w.u32(config.window);
   return PersistOp{std::string(kDurableShapeKey), w.take()};
 }
 
@@ -53,10 +31,11 @@ Result<void> check_durable_shape(const ClusterConfig& config, const DurableState
   auto f = r.u32();
   auto k = r.u32();
   auto window = r.u32();
-  if (!version || *version != kShapeVersion || !protocol || !replicas || !f || !k || !window || !r.at_end()) {
+  const bool known_protocol = protocol && (*protocol == static_cast<std::uint8_t>(Protocol::pbft) ||
+                                           *protocol == static_cast<std::uint8_t>(Protocol::paxos));
+  if (!version || *version != kShapeVersion || !known_protocol || !replicas || !f || !k || !window || !r.at_end()) {
     return fail(ErrorCode::corrupt, "durable state: bad shape record");
   }
-  const Shape want = shape_of(config);
   std::string was;
   std::string now;
   auto differs = [&](const char* name, const std::string& stored, const std::string& configured) {
@@ -64,11 +43,11 @@ Result<void> check_durable_shape(const ClusterConfig& config, const DurableState
     was += (was.empty() ? "" : ", ") + std::string(name) + " = " + stored;
     now += (now.empty() ? "" : ", ") + std::string(name) + " = " + configured;
   };
-  differs("protocol", protocol_name(*protocol), protocol_name(want.protocol));
-  differs("replicas", std::to_string(*replicas), std::to_string(want.replicas));
-  differs("f", std::to_string(*f), std::to_string(want.f));
-  differs("checkpoint_interval", std::to_string(*k), std::to_string(want.checkpoint_interval));
-  differs("window", std::to_string(*window), std::to_string(want.window));
+  differs("protocol", to_string(static_cast<Protocol>(*protocol)), to_string(config.protocol));
+  differs("replicas", std::to_string(*replicas), std::to_string(config.n()));
+  differs("f", std::to_string(*f), std::to_string(config.f));
+  differs("checkpoint_interval", std::to_string(*k), std::to_string(config.checkpoint_interval));
+  differs("window", std::to_string(*window), std::to_string(config.window));
   if (was.empty()) return {};
   return fail(ErrorCode::invalid_config,
               "the durable state was written with " + was + "; the config has " + now +

@@ -363,11 +363,18 @@ void PbftReplica::propose(const std::vector<PendingKey>& keys) {
 
 // ------------------------------------------------------------------ normal case
 
-bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest, Proposal kind) {
-  const bool bounded = kind == Proposal::fresh;
-  if (bounded && batch.size() > config_.batch_max_requests) return false;
-  if (!bugs_.skip_pre_prepare_digest_check && batch_digest(batch) != digest) return false;
+bool PbftReplica::within_proposal_bounds(const Batch& batch) const {
+  if (batch.size() > config_.batch_max_requests) return false;
   std::size_t bytes = 0;
+  for (const wire::SignedRequest& sr : batch) {
+    if (sr.request.op.size() > config_.max_request_bytes) return false;
+    bytes += sr.request.op.size();
+  }
+  return bytes <= config_.batch_max_bytes;
+}
+
+bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest) {
+  if (!bugs_.skip_pre_prepare_digest_check && batch_digest(batch) != digest) return false;
   // PROTOCOL.md pitfall: every request in the batch must authenticate. A
   // request this replica already verified (pending, same signature) is
   // not verified twice; the others are checked together (verify_all).
@@ -377,16 +384,14 @@ bool PbftReplica::valid_batch(const Batch& batch, const Digest& digest, Proposal
   to_check.reserve(batch.size());
   for (const wire::SignedRequest& sr : batch) {
     const wire::Request& r = sr.request;
-    if (r.read_only || (bounded && r.op.size() > config_.max_request_bytes)) return false;
-    bytes += r.op.size();
-    if (config_.find_client(r.client) == nullptr) return false;
+    if (r.read_only || config_.find_client(r.client) == nullptr) return false;
     if (bugs_.skip_request_authentication) continue;
     if (const auto* p = pending_.find({r.client, r.t}); p != nullptr && p->request == sr) continue;
     const Principal client = Principal::client(r.client);
     inputs.push_back(wire::signing_input_of(client, r));
     to_check.push_back({client, inputs.back(), sr.signature});
   }
-  return (!bounded || bytes <= config_.batch_max_bytes) && wire::all_requests_authentic(config_, crypto_, self_, to_check);
+  return wire::all_requests_authentic(config_, crypto_, self_, to_check);
 }
 
 void PbftReplica::on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Bytes& signature) {
@@ -400,12 +405,10 @@ void PbftReplica::on_pre_prepare(ReplicaId from, wire::PrePrepare& pp, const Byt
   if (e.pre_prepare && e.view == view_) {
     if (e.pre_prepare->message.digest != h.digest) return reject(Rejection::conflicting);
     // Same pre-prepare again: it may bring a batch a NEW-VIEW named.
-    if (find_batch(e, h.digest) == nullptr && valid_batch(pp.batch, h.digest, Proposal::carried_over)) {
-      e.batches[h.digest] = std::move(pp.batch);
-    }
+    if (find_batch(e, h.digest) == nullptr && valid_batch(pp.batch, h.digest)) e.batches[h.digest] = std::move(pp.batch);
     return execute_ready();
   }
-  if (!valid_batch(pp.batch, h.digest, Proposal::fresh)) return reject(Rejection::invalid);
+  if (!within_proposal_bounds(pp.batch) || !valid_batch(pp.batch, h.digest)) return reject(Rejection::invalid);
 
   enter_view(e);
   e.pre_prepare = Signed<wire::PrePrepareHeader>{from, h, signature};

@@ -87,13 +87,13 @@ class PbftReplica final : public Replica {
   using PendingKey = PendingRequests<wire::SignedRequest>::Key;
   void propose(const std::vector<PendingKey>& keys);
   // Whether a pre-prepare's batch may be accepted: it matches the digest and
-  // every request authenticates; a fresh proposal must also keep this
-  // replica's bounds (batch_max_requests, batch_max_bytes,
-  // max_request_bytes). A batch a NEW-VIEW carries over from a prepared
-  // certificate is not held to them: a correct replica accepted it, maybe
-  // under larger bounds before a restart with smaller ones.
-  enum class Proposal : std::uint8_t { fresh, carried_over };
-  bool valid_batch(const Batch& batch, const Digest& digest, Proposal kind);
+  // every request authenticates.
+  bool valid_batch(const Batch& batch, const Digest& digest);
+  // This replica's bounds on a fresh proposal (batch_max_requests,
+  // batch_max_bytes, max_request_bytes). A batch a NEW-VIEW carries over
+  // from a prepared certificate is not held to them: a correct replica
+  // accepted it, maybe under larger bounds before a restart with smaller ones.
+  bool within_proposal_bounds(const Batch& batch) const;
   void send_prepare(Seq seq, Entry& e);
   void check_prepared(Seq seq);
   void check_committed(Seq seq);
