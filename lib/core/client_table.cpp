@@ -20,6 +20,12 @@ void ClientTable::record(ClientId client, RequestNo t, Bytes result) {
 std::vector<std::optional<Bytes>> execute_at_most_once(StateMachine& app, ClientTable& clients,
                                                        std::span<const Operation> batch,
                                                        bool allow_duplicates) {
+  return execute_at_most_once(clients, batch, allow_duplicates,
+                              [&](std::span<const Operation> fresh) { return app.execute(fresh); });
+}
+
+std::vector<std::optional<Bytes>> execute_at_most_once(ClientTable& clients, std::span<const Operation> batch,
+                                                       bool allow_duplicates, const RunFresh& run) {
   std::vector<std::optional<Bytes>> results(batch.size());
   std::vector<Operation> fresh;
   std::vector<std::size_t> where;
@@ -36,8 +42,8 @@ std::vector<std::optional<Bytes>> execute_at_most_once(StateMachine& app, Client
     where.push_back(i);
   }
   if (fresh.empty()) return results;
-  std::vector<Bytes> out = app.execute(fresh);
-  SYNOD_ASSERT(out.size() == fresh.size(), "StateMachine::execute returns one result per operation");
+  std::vector<Bytes> out = run(fresh);
+  SYNOD_ASSERT(out.size() == fresh.size(), "execute returns one result per operation");
   for (std::size_t k = 0; k < fresh.size(); ++k) {
     const Operation& op = fresh[k];
     if (op.request > clients.last_t(op.client)) clients.record(op.client, op.request, out[k]);

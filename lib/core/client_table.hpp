@@ -4,6 +4,7 @@
 // canonically so equal states have equal bytes (and digests).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -38,6 +39,7 @@ class ClientTable {
  private:
   friend Bytes make_checkpoint_snapshot(const ClientTable&, const StateMachine&);
   friend Result<void> restore_checkpoint_snapshot(ByteView, ClientTable&, StateMachine&);
+  friend class StoreState;  // core/replicated_state.hpp: the table kept in a store
   std::map<ClientId, Entry> entries_;  // ordered: canonical encoding
 };
 
@@ -49,6 +51,10 @@ class ClientTable {
 std::vector<std::optional<Bytes>> execute_at_most_once(StateMachine& app, ClientTable& clients,
                                                        std::span<const Operation> batch,
                                                        bool allow_duplicates = false);
+// The same, with the fresh operations run by `run` (one result each).
+using RunFresh = std::function<std::vector<Bytes>(std::span<const Operation>)>;
+std::vector<std::optional<Bytes>> execute_at_most_once(ClientTable& clients, std::span<const Operation> batch,
+                                                       bool allow_duplicates, const RunFresh& run);
 
 // The state a checkpoint digest covers: client table + application snapshot.
 Bytes make_checkpoint_snapshot(const ClientTable& clients, const StateMachine& app);
