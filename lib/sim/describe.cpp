@@ -84,6 +84,29 @@ struct Describer {
     }
     return text + "]";
   }
+  std::string operator()(const wire::FetchTree& m) const {
+    return "FETCH-TREE s=" + to_string(m.seq) + " nodes=" + to_string(m.nodes.size());
+  }
+  std::string operator()(const wire::TreeNodes& m) const {
+    return "TREE-NODES s=" + to_string(m.seq) + " nodes=" + to_string(m.nodes.size());
+  }
+  std::string operator()(const wire::FetchLeaves& m) const {
+    return "FETCH-LEAVES s=" + to_string(m.seq) + " leaves=" + to_string(m.leaves.size());
+  }
+  std::string operator()(const wire::LeafEntries& m) const {
+    std::size_t entries = 0;
+    for (const wire::LeafPart& part : m.parts) entries += part.entries.size();
+    return "LEAF-ENTRIES s=" + to_string(m.seq) + " parts=" + to_string(m.parts.size()) +
+           " entries=" + to_string(entries);
+  }
+  std::string operator()(const wire::FetchValues& m) const {
+    return "FETCH-VALUES s=" + to_string(m.seq) + " keys=" + to_string(m.keys.size());
+  }
+  std::string operator()(const wire::Values& m) const {
+    std::size_t bytes = 0;
+    for (const wire::KeyValue& kv : m.values) bytes += kv.value.size();
+    return "VALUES s=" + to_string(m.seq) + " values=" + to_string(m.values.size()) + " bytes=" + to_string(bytes);
+  }
   template <class M>
   std::string operator()(const M&) const {
     return "PAXOS-MESSAGE";

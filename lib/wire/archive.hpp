@@ -10,7 +10,8 @@
 // peer. Stock Cereal sizes a vector from its length prefix before it knows
 // whether the bytes exist (12 bytes can make it touch 16 GiB); here every
 // length prefix is checked against the bytes that remain, divided by the
-// smallest encoding one element can have, before anything is allocated.
+// smallest encoding one element can have, before anything is allocated;
+// a field the format limits (at_most) is also checked against its limit.
 // bool decodes only from 0/1. Failures throw DecodeFailure, which never
 // leaves codec_core.cpp (decode_into turns it into a Fault).
 #pragma once
@@ -211,15 +212,32 @@ void CEREAL_SERIALIZE_FUNCTION_NAME(BoundedInputArchive& ar, cereal::NameValuePa
   ar(pair.value);
 }
 
-// Replaces cereal/types/vector.hpp's load for this archive (more specialised
-// on the archive parameter, so overload resolution picks it): the length
-// prefix is admitted before the vector grows, and the vector is sized exactly
-// once. Saving stays Cereal's own, so the bytes are stock Cereal's.
-template <class T, class A>
-void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::vector<T, A>& vector) {
+// A vector field whose length the format limits (to at most MaxCount
+// elements, and, for a vector of vectors, each element to at most
+// EachMaxCount of its own): decoding rejects a longer one as length_overflow
+// before it allocates anything for it. Only a limit, never a different
+// encoding: saving is the plain vector's. Wrap such fields in at_most().
+inline constexpr std::size_t kNoLimit = static_cast<std::size_t>(-1);
+
+template <std::size_t MaxCount, std::size_t EachMaxCount, class T, class A>
+struct LimitedVector {
+  std::vector<T, A>& value;
+};
+template <std::size_t MaxCount, std::size_t EachMaxCount = kNoLimit, class T, class A>
+LimitedVector<MaxCount, EachMaxCount, T, A> at_most(std::vector<T, A>& value) {
+  return LimitedVector<MaxCount, EachMaxCount, T, A>{value};
+}
+
+// The bounded load of a vector of at most max_count elements (each, if a
+// vector itself, of at most EachMaxCount): the length prefix is checked
+// against the limit and admitted against the bytes that remain before the
+// vector grows, and the vector is sized exactly once.
+template <std::size_t EachMaxCount, class T, class A>
+void load_vector(BoundedInputArchive& ar, std::vector<T, A>& vector, std::size_t max_count) {
   static_assert(!std::is_same_v<T, bool>, "std::vector<bool> is not a wire type");
   cereal::size_type count = 0;
   ar(cereal::make_size_tag(count));
+  if (count > max_count) BoundedInputArchive::fail(Fault::length_overflow);
   ar.admit(count, WireBound<T>::min_bytes);
   const auto n = static_cast<std::size_t>(count);
   if constexpr (std::is_same_v<T, std::uint8_t>) {
@@ -232,9 +250,31 @@ void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::vector<T, A>& vecto
     vector.clear();
     vector.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      ar(vector.emplace_back());
+      if constexpr (EachMaxCount != kNoLimit) {
+        load_vector<kNoLimit>(ar, vector.emplace_back(), EachMaxCount);
+      } else {
+        ar(vector.emplace_back());
+      }
     }
   }
+}
+
+// Replaces cereal/types/vector.hpp's load for this archive (more specialised
+// on the archive parameter, so overload resolution picks it). Saving stays
+// Cereal's own, so the bytes are stock Cereal's.
+template <class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::vector<T, A>& vector) {
+  load_vector<kNoLimit>(ar, vector, kNoLimit);
+}
+
+template <class Archive, std::size_t MaxCount, std::size_t EachMaxCount, class T, class A>
+void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const LimitedVector<MaxCount, EachMaxCount, T, A>& field) {
+  ar(field.value);
+}
+
+template <std::size_t MaxCount, std::size_t EachMaxCount, class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, LimitedVector<MaxCount, EachMaxCount, T, A>& field) {
+  load_vector<EachMaxCount>(ar, field.value, MaxCount);
 }
 
 // An enum travels as its underlying integer and decodes only from a value

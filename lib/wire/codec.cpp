@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "synod/store.hpp"
 #include "wire/codec_core.hpp"
 #include "wire/serialize.hpp"
 
@@ -30,6 +31,11 @@ SYNOD_WIRE_SAME(trailing_bytes)
 DecodeError to_error(Fault fault) {
   return static_cast<DecodeError>(static_cast<int>(fault) - 1);
 }
+
+// The state transfer's limits are the store's (messages.hpp cannot include
+// synod/store.hpp: the fuzz build compiles the codec core without <expected>).
+static_assert(kMaxStateKeyBytes == 1 + kMaxStoreKeyBytes, "a state key is a namespace byte and a store key");
+static_assert(kMaxStateValueBytes == kMaxStoreValueBytes, "a state value is a store value");
 
 // The documented memory bound holds for every message (see codec.hpp).
 template <std::size_t... I>

@@ -20,7 +20,7 @@ inline constexpr std::size_t kDefaultMaxFrameBytes = 16u << 20;
 enum class DecodeError : std::uint8_t {
   frame_too_large,  // frame over the configured cap
   truncated,        // input ended inside a value
-  length_overflow,  // a length prefix larger than the bytes that remain
+  length_overflow,  // a length prefix larger than the bytes that remain, or than its field's limit
   bad_version,      // envelope format version we do not speak
   unknown_type,     // message type byte we do not know
   bad_value,        // e.g. a bool that is not 0/1, an enum out of range

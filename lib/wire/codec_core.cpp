@@ -24,6 +24,12 @@ const char* to_string(MsgType t) {
     case MsgType::state_snapshot: return "state-snapshot";
     case MsgType::fetch_batches: return "fetch-batches";
     case MsgType::committed_batches: return "committed-batches";
+    case MsgType::fetch_tree: return "fetch-tree";
+    case MsgType::tree_nodes: return "tree-nodes";
+    case MsgType::fetch_leaves: return "fetch-leaves";
+    case MsgType::leaf_entries: return "leaf-entries";
+    case MsgType::fetch_values: return "fetch-values";
+    case MsgType::values: return "values";
     case MsgType::paxos_prepare: return "paxos-prepare";
     case MsgType::promise: return "promise";
     case MsgType::accept: return "accept";

@@ -49,6 +49,12 @@ constexpr bool is_known(MsgType t) {
     case MsgType::state_snapshot:
     case MsgType::fetch_batches:
     case MsgType::committed_batches:
+    case MsgType::fetch_tree:
+    case MsgType::tree_nodes:
+    case MsgType::fetch_leaves:
+    case MsgType::leaf_entries:
+    case MsgType::fetch_values:
+    case MsgType::values:
     case MsgType::paxos_prepare:
     case MsgType::promise:
     case MsgType::accept:
@@ -106,6 +112,12 @@ constexpr bool is_known(Principal::Kind k) {
   X(CatchUp)                      \
   X(StatusRequest)                \
   X(StatusReply)                  \
+  X(FetchTree)                    \
+  X(TreeNodes)                    \
+  X(FetchLeaves)                  \
+  X(LeafEntries)                  \
+  X(FetchValues)                  \
+  X(Values)                       \
   X(PrePrepareHeader)             \
   X(Signed<PrePrepareHeader>)     \
   X(Signed<Prepare>)              \
@@ -118,7 +130,13 @@ constexpr bool is_known(Principal::Kind k) {
   X(CommittedBatch)               \
   X(AcceptedEntry)                \
   X(ChosenEntry)                  \
-  X(Ballot)
+  X(Ballot)                       \
+  X(TreeNodeRef)                  \
+  X(TreeChildren)                 \
+  X(LeafRef)                      \
+  X(LeafEntry)                    \
+  X(LeafPart)                     \
+  X(KeyValue)
 
 // Appends the encoding of `value` to `out`.
 template <class M>

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <variant>
 #include <vector>
@@ -31,6 +32,13 @@ enum class MsgType : std::uint8_t {
   state_snapshot = 17,
   fetch_batches = 18,
   committed_batches = 19,
+  // Merkle state transfer (both modes)
+  fetch_tree = 20,
+  tree_nodes = 21,
+  fetch_leaves = 22,
+  leaf_entries = 23,
+  fetch_values = 24,
+  values = 25,
   // paxos
   paxos_prepare = 30,
   promise = 31,
@@ -306,6 +314,125 @@ struct CatchUp {
   friend bool operator==(const CatchUp&, const CatchUp&) = default;
 };
 
+// ---------------------------------------------------------------- Merkle state transfer
+
+// A lagging replica walks the Merkle tree of a state pinned at a stable
+// checkpoint (core/merkle_store.hpp) from the root down, asking only for the
+// subtrees whose digests differ from its own, then for the entries of the
+// leaf buckets that differ, then for the values of the keys that differ.
+// Replica to replica in both modes, each message signed by its sender like
+// FETCH-STATE. The limits below bound what a message may ask for or carry:
+// decoding rejects a longer vector or byte string (length_overflow) before
+// allocating for it, and a replica asks for and answers at most that much.
+
+inline constexpr std::size_t kMaxTreeNodesPerFetch = 256;    // FetchTree::nodes, TreeNodes::nodes
+inline constexpr std::size_t kTreeFanout = 16;               // TreeChildren::children (MerkleStore::kFanout)
+inline constexpr std::size_t kMaxLeavesPerFetch = 1024;      // FetchLeaves::leaves, LeafEntries::parts
+inline constexpr std::size_t kMaxLeafEntriesPerPart = 4096;  // LeafPart::entries (~2 MiB at most)
+inline constexpr std::size_t kMaxKeysPerFetch = 1024;        // FetchValues::keys, Values::values
+// A key of the replica's store as the tree holds it: a namespace byte, then
+// at most synod::kMaxStoreKeyBytes (synod/store.hpp; codec.cpp checks both).
+inline constexpr std::size_t kMaxStateKeyBytes = 1 + 448;
+inline constexpr std::size_t kMaxStateValueBytes = std::size_t{1} << 20;  // synod::kMaxStoreValueBytes
+
+// One node of the state's Merkle tree (core/merkle_store.hpp): level 0 is
+// the root, level 5 the leaves (index = bucket).
+struct TreeNodeRef {
+  std::uint8_t level = 0;
+  std::uint32_t index = 0;
+  friend bool operator==(const TreeNodeRef&, const TreeNodeRef&) = default;
+};
+
+// "Send me the child digests of these nodes of the state pinned at seq."
+// At most kMaxTreeNodesPerFetch nodes.
+struct FetchTree {
+  Seq seq = 0;
+  std::vector<TreeNodeRef> nodes;
+  friend bool operator==(const FetchTree&, const FetchTree&) = default;
+};
+
+// A node's kTreeFanout child digests, in child order (decoding admits at
+// most kTreeFanout; a receiver rejects any other count).
+struct TreeChildren {
+  TreeNodeRef node;
+  std::vector<Digest> children;
+  friend bool operator==(const TreeChildren&, const TreeChildren&) = default;
+};
+
+// The answer: the children of some of the nodes asked for (the sender may
+// answer fewer), at most kMaxTreeNodesPerFetch.
+struct TreeNodes {
+  Seq seq = 0;
+  std::vector<TreeChildren> nodes;
+  friend bool operator==(const TreeNodes&, const TreeNodes&) = default;
+};
+
+// One bucket's entries from entry number `from` on.
+struct LeafRef {
+  std::uint32_t bucket = 0;
+  std::uint32_t from = 0;
+  friend bool operator==(const LeafRef&, const LeafRef&) = default;
+};
+
+// "Send me the entries of these buckets" (at most kMaxLeavesPerFetch).
+struct FetchLeaves {
+  Seq seq = 0;
+  std::vector<LeafRef> leaves;
+  friend bool operator==(const FetchLeaves&, const FetchLeaves&) = default;
+};
+
+// A bucket entry: a key (at most kMaxStateKeyBytes) and the digest of its
+// entry (key and value).
+struct LeafEntry {
+  Bytes key;
+  Digest digest{};
+  friend bool operator==(const LeafEntry&, const LeafEntry&) = default;
+};
+
+// Entries [from, from + entries.size()) of bucket's total entries, in
+// ascending key order; at most kMaxLeafEntriesPerPart of them, so a large
+// bucket comes in several parts.
+struct LeafPart {
+  std::uint32_t bucket = 0;
+  std::uint32_t from = 0;
+  std::uint32_t total = 0;
+  std::vector<LeafEntry> entries;
+  friend bool operator==(const LeafPart&, const LeafPart&) = default;
+};
+
+// The answer to FETCH-LEAVES: parts of some of the buckets asked for (at
+// most kMaxLeavesPerFetch).
+struct LeafEntries {
+  Seq seq = 0;
+  std::vector<LeafPart> parts;
+  friend bool operator==(const LeafEntries&, const LeafEntries&) = default;
+};
+
+// "Send me the values of these keys" (at most kMaxKeysPerFetch, each at most
+// kMaxStateKeyBytes).
+struct FetchValues {
+  Seq seq = 0;
+  std::vector<Bytes> keys;
+  friend bool operator==(const FetchValues&, const FetchValues&) = default;
+};
+
+// A key and its value (at most kMaxStateValueBytes) in the pinned state, or
+// present = false (and no value) if the key is not in it.
+struct KeyValue {
+  Bytes key;
+  bool present = false;
+  Bytes value;
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+};
+
+// The answer to FETCH-VALUES: some of the keys asked for (the sender may
+// answer fewer, to stay within a frame), at most kMaxKeysPerFetch.
+struct Values {
+  Seq seq = 0;
+  std::vector<KeyValue> values;
+  friend bool operator==(const Values&, const Values&) = default;
+};
+
 // ---------------------------------------------------------------- status
 
 // "How are you?" from a configured client (signed by it like a Request). The
@@ -340,7 +467,8 @@ struct StatusReply {
 using Message = std::variant<Request, Reply, PrePrepare, Prepare, Commit, Checkpoint, ViewChange,
                              NewView, FetchState, StateSnapshot, FetchBatches, CommittedBatches,
                              PaxosPrepare, Promise, Accept, Accepted, Nack, Heartbeat,
-                             CatchUpRequest, CatchUp, StatusRequest, StatusReply>;
+                             CatchUpRequest, CatchUp, StatusRequest, StatusReply, FetchTree, TreeNodes,
+                             FetchLeaves, LeafEntries, FetchValues, Values>;
 
 template <class M>
 struct TypeOf;
@@ -372,6 +500,12 @@ SYNOD_WIRE_TYPE(CatchUpRequest, catch_up_request);
 SYNOD_WIRE_TYPE(CatchUp, catch_up);
 SYNOD_WIRE_TYPE(StatusRequest, status_request);
 SYNOD_WIRE_TYPE(StatusReply, status_reply);
+SYNOD_WIRE_TYPE(FetchTree, fetch_tree);
+SYNOD_WIRE_TYPE(TreeNodes, tree_nodes);
+SYNOD_WIRE_TYPE(FetchLeaves, fetch_leaves);
+SYNOD_WIRE_TYPE(LeafEntries, leaf_entries);
+SYNOD_WIRE_TYPE(FetchValues, fetch_values);
+SYNOD_WIRE_TYPE(Values, values);
 #undef SYNOD_WIRE_TYPE
 
 template <class M>

@@ -166,6 +166,71 @@ void serialize(Archive& ar, CatchUp& m) {
   ar(ballot, snapshot_slot, snapshot_total, snapshot_offset, snapshot, chosen);
 }
 
+// ---------------------------------------------------------------- Merkle state transfer
+// Every vector and byte string here has a limit (messages.hpp), checked as it
+// decodes (detail::at_most).
+
+template <class Archive>
+void serialize(Archive& ar, TreeNodeRef& m) {
+  auto& [level, index] = m;
+  ar(level, index);
+}
+template <class Archive>
+void serialize(Archive& ar, FetchTree& m) {
+  auto& [seq, nodes] = m;
+  ar(seq, detail::at_most<kMaxTreeNodesPerFetch>(nodes));
+}
+template <class Archive>
+void serialize(Archive& ar, TreeChildren& m) {
+  auto& [node, children] = m;
+  ar(node, detail::at_most<kTreeFanout>(children));
+}
+template <class Archive>
+void serialize(Archive& ar, TreeNodes& m) {
+  auto& [seq, nodes] = m;
+  ar(seq, detail::at_most<kMaxTreeNodesPerFetch>(nodes));
+}
+template <class Archive>
+void serialize(Archive& ar, LeafRef& m) {
+  auto& [bucket, from] = m;
+  ar(bucket, from);
+}
+template <class Archive>
+void serialize(Archive& ar, FetchLeaves& m) {
+  auto& [seq, leaves] = m;
+  ar(seq, detail::at_most<kMaxLeavesPerFetch>(leaves));
+}
+template <class Archive>
+void serialize(Archive& ar, LeafEntry& m) {
+  auto& [key, digest] = m;
+  ar(detail::at_most<kMaxStateKeyBytes>(key), digest);
+}
+template <class Archive>
+void serialize(Archive& ar, LeafPart& m) {
+  auto& [bucket, from, total, entries] = m;
+  ar(bucket, from, total, detail::at_most<kMaxLeafEntriesPerPart>(entries));
+}
+template <class Archive>
+void serialize(Archive& ar, LeafEntries& m) {
+  auto& [seq, parts] = m;
+  ar(seq, detail::at_most<kMaxLeavesPerFetch>(parts));
+}
+template <class Archive>
+void serialize(Archive& ar, FetchValues& m) {
+  auto& [seq, keys] = m;
+  ar(seq, detail::at_most<kMaxKeysPerFetch, kMaxStateKeyBytes>(keys));
+}
+template <class Archive>
+void serialize(Archive& ar, KeyValue& m) {
+  auto& [key, present, value] = m;
+  ar(detail::at_most<kMaxStateKeyBytes>(key), present, detail::at_most<kMaxStateValueBytes>(value));
+}
+template <class Archive>
+void serialize(Archive& ar, Values& m) {
+  auto& [seq, values] = m;
+  ar(seq, detail::at_most<kMaxKeysPerFetch>(values));
+}
+
 // ---------------------------------------------------------------- status
 
 template <class Archive>
@@ -221,6 +286,20 @@ template <> struct WireBound<CatchUpRequest> : StructBound<Slot, Slot, std::uint
 template <> struct WireBound<ChosenEntry> : StructBound<Slot, Batch> {};
 template <> struct WireBound<CatchUp>
     : StructBound<Ballot, Slot, std::uint64_t, std::uint64_t, Bytes, std::vector<ChosenEntry>> {};
+// (A limit only tightens a vector's bound; the factors are the plain vectors'.)
+template <> struct WireBound<TreeNodeRef> : StructBound<std::uint8_t, std::uint32_t> {};
+template <> struct WireBound<FetchTree> : StructBound<Seq, std::vector<TreeNodeRef>> {};
+template <> struct WireBound<TreeChildren> : StructBound<TreeNodeRef, std::vector<Digest>> {};
+template <> struct WireBound<TreeNodes> : StructBound<Seq, std::vector<TreeChildren>> {};
+template <> struct WireBound<LeafRef> : StructBound<std::uint32_t, std::uint32_t> {};
+template <> struct WireBound<FetchLeaves> : StructBound<Seq, std::vector<LeafRef>> {};
+template <> struct WireBound<LeafEntry> : StructBound<Bytes, Digest> {};
+template <> struct WireBound<LeafPart>
+    : StructBound<std::uint32_t, std::uint32_t, std::uint32_t, std::vector<LeafEntry>> {};
+template <> struct WireBound<LeafEntries> : StructBound<Seq, std::vector<LeafPart>> {};
+template <> struct WireBound<FetchValues> : StructBound<Seq, std::vector<Bytes>> {};
+template <> struct WireBound<KeyValue> : StructBound<Bytes, bool, Bytes> {};
+template <> struct WireBound<Values> : StructBound<Seq, std::vector<KeyValue>> {};
 template <> struct WireBound<StatusRequest> : StructBound<std::uint64_t> {};
 template <> struct WireBound<StatusReply>
     : StructBound<std::uint64_t, std::uint8_t, View, ReplicaId, bool, bool, Seq, Seq, Digest, std::uint64_t,

@@ -250,6 +250,42 @@ TEST_CASE("a 12-byte frame declaring a 2^34-element vector allocates nothing") {
   CHECK(use.total == 0);
 }
 
+TEST_CASE("a state-transfer vector over its limit is refused before anything is allocated for it") {
+  // Each payload is what encode() makes of a message one element (or byte)
+  // over a limit: the bytes are all there, so only the limit refuses it.
+  auto refused = [](MsgType type, const Bytes& payload) {
+    std::expected<Message, DecodeError> result = std::unexpected(DecodeError::bad_value);
+    Envelope e;
+    e.type = type;
+    e.payload = payload;
+    const HeapUse use = measure([&] { result = decode_message(e); });
+    CHECK(result.error() == DecodeError::length_overflow);
+    return use.total;
+  };
+  // Outer vectors: nothing at all.
+  CHECK(refused(MsgType::fetch_tree, encode(FetchTree{1, std::vector<TreeNodeRef>(kMaxTreeNodesPerFetch + 1)})) == 0);
+  CHECK(refused(MsgType::tree_nodes, encode(TreeNodes{1, std::vector<TreeChildren>(kMaxTreeNodesPerFetch + 1)})) == 0);
+  CHECK(refused(MsgType::fetch_leaves, encode(FetchLeaves{1, std::vector<LeafRef>(kMaxLeavesPerFetch + 1)})) == 0);
+  CHECK(refused(MsgType::leaf_entries, encode(LeafEntries{1, std::vector<LeafPart>(kMaxLeavesPerFetch + 1)})) == 0);
+  CHECK(refused(MsgType::fetch_values, encode(FetchValues{1, std::vector<Bytes>(kMaxKeysPerFetch + 1)})) == 0);
+  CHECK(refused(MsgType::values, encode(Values{1, std::vector<KeyValue>(kMaxKeysPerFetch + 1)})) == 0);
+  // Inner ones: only the one element of the outer vector that holds them.
+  CHECK(refused(MsgType::tree_nodes,
+                encode(TreeNodes{1, {TreeChildren{{}, std::vector<Digest>(kTreeFanout + 1)}}})) == sizeof(TreeChildren));
+  CHECK(refused(MsgType::leaf_entries,
+                encode(LeafEntries{1, {LeafPart{0, 0, 0, std::vector<LeafEntry>(kMaxLeafEntriesPerPart + 1)}}})) ==
+        sizeof(LeafPart));
+  const Bytes long_key(kMaxStateKeyBytes + 1, 0x61);
+  CHECK(refused(MsgType::leaf_entries, encode(LeafEntries{1, {LeafPart{0, 0, 1, {LeafEntry{long_key, {}}}}}})) ==
+        sizeof(LeafPart) + sizeof(LeafEntry));
+  CHECK(refused(MsgType::fetch_values, encode(FetchValues{1, {long_key}})) == sizeof(Bytes));
+  CHECK(refused(MsgType::values, encode(Values{1, {KeyValue{long_key, true, {}}}})) == sizeof(KeyValue));
+  // A value of kMaxStateValueBytes + 1 bytes: its key is copied, never the value.
+  const std::uint64_t value_use =
+      refused(MsgType::values, encode(Values{1, {KeyValue{{1, 2, 3}, true, Bytes(kMaxStateValueBytes + 1, 0x7e)}}}));
+  CHECK(value_use == sizeof(KeyValue) + 3);
+}
+
 TEST_CASE("every prefix of every sample frame decodes within the bound") {
   for (const Message& m : all_messages()) {
     const Bytes frame = frame_of(m);

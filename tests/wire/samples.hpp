@@ -136,6 +136,31 @@ inline CatchUp catch_up() {
   return CatchUp{Ballot{5, 2}, 100, 200 + chunk.size(), 200, chunk, {chosen_entry(101), chosen_entry(102)}};
 }
 
+// Merkle state transfer: a node's kTreeFanout children, buckets and indexes
+// at their extremes, empty keys and vectors.
+inline TreeChildren tree_children(std::uint8_t level, std::uint32_t index) {
+  TreeChildren c{TreeNodeRef{level, index}, {}};
+  for (std::size_t i = 0; i < kTreeFanout; ++i) c.children.push_back(digest(static_cast<std::uint8_t>(level * 16 + i)));
+  return c;
+}
+inline FetchTree fetch_tree() { return FetchTree{kMax64 - 3, {{0, 0}, {1, 15}, {5, kMax32}, {4, 0x00010203u}}}; }
+inline TreeNodes tree_nodes() {
+  return TreeNodes{512, {tree_children(0, 0), tree_children(3, 0x0abc), TreeChildren{{5, 7}, {}}}};
+}
+inline FetchLeaves fetch_leaves() { return FetchLeaves{512, {{0x000fffffu, 0}, {17, 4096}, {kMax32, kMax32}}}; }
+inline LeafEntry leaf_entry(std::uint8_t seed) {
+  return LeafEntry{text("a:key-" + std::to_string(seed)), digest(seed)};
+}
+inline LeafPart leaf_part() {
+  return LeafPart{0x000abcdeu, 4096, 4099, {leaf_entry(1), leaf_entry(2), LeafEntry{{}, digest(3)}}};
+}
+inline LeafEntries leaf_entries() { return LeafEntries{512, {leaf_part(), LeafPart{kMax32, 0, 0, {}}}}; }
+inline FetchValues fetch_values() { return FetchValues{512, {text("a:alpha"), {}, text("c:client-7")}}; }
+inline KeyValue key_value() { return KeyValue{text("a:alpha"), true, text("value of alpha")}; }
+inline Values values() {
+  return Values{512, {key_value(), KeyValue{text("a:gone"), false, {}}, KeyValue{{}, true, {}}}};
+}
+
 inline StatusReply status_reply() {
   return StatusReply{kMax64, 1, kMax64 - 2, 2, true, true, 1000, 896, digest(77), 3, 1, {0, 5, kMax64, 0, 0, 0, 0, 9}};
 }
@@ -165,6 +190,12 @@ inline std::vector<Message> messages() {
       catch_up(),
       StatusRequest{0x0102030405060708ull},
       status_reply(),
+      fetch_tree(),
+      tree_nodes(),
+      fetch_leaves(),
+      leaf_entries(),
+      fetch_values(),
+      values(),
   };
 }
 
