@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "runtime/lmdb_store.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/routing_ids.hpp"
 #include "runtime/transport.hpp"
@@ -264,9 +265,11 @@ struct EventLoop::Impl {
       core.tick(now, scratch);
       append(all, scratch);
     }
-    if (!all.persist.empty()) {
+    // A store-backed core may have written its store without a persist op.
+    const bool store_pending = options.store != nullptr && options.store->has_pending();
+    if (!all.persist.empty() || store_pending) {
       // Durable before visible: nothing of this iteration leaves before this commit.
-      if (auto r = storage.apply(all.persist); !r) return r;
+      if (auto r = storage.apply(all.persist, options.store); !r) return r;
       ++stats.persist_transactions;
       stats.persist_ops += all.persist.size();
     }

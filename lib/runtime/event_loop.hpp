@@ -23,7 +23,9 @@
 //      request is seen promptly);
 //   2. feed up to max_inputs_per_iteration frames to core.receive();
 //   3. core.tick() if its deadline has passed;
-//   4. storage.apply(every persist op of 2 and 3) — ONE transaction/fsync;
+//   4. storage.apply(every persist op of 2 and 3, options.store) — ONE
+//      transaction/fsync, with the store's writes of 2 and 3 if there is a
+//      store (also when they are all there is to commit);
 //   5. only then send every frame of 2 and 3 (durable before visible).
 // A storage failure stops the loop with an error: sending frames whose
 // state is not durable could make this replica equivocate after a restart.
@@ -67,6 +69,10 @@ struct EventLoopOptions {
   // 100 ms); must outlive the loop. Rendered by another thread.
   Metrics* metrics = nullptr;
   std::string curve_secret_key;  // Z85; required when the config has curve = true (runtime/transport.hpp)
+  // A store-backed core's StoreBackend (made by storage.open_store()): its
+  // pending writes are committed in the same transaction as the persist ops
+  // (runtime/lmdb_store.hpp). Must outlive the loop. Null: no store.
+  LmdbStore* store = nullptr;
 };
 
 struct EventLoopStats {

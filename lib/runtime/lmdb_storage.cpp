@@ -8,7 +8,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include <optional>
 #include <string>
+#include <utility>
+
+#include "runtime/lmdb_store.hpp"
+#include "synod/assert.hpp"
 
 namespace synod::runtime {
 
@@ -18,6 +23,7 @@ struct LmdbStorage::Env {
   std::size_t map_bytes = 0;
   std::filesystem::path dir;
   int lock_fd = -1;  // flock'ed for the Env's lifetime: one process per data dir
+  bool store_opened = false;  // open_store() makes at most one LmdbStore
 
   ~Env() {
     if (env != nullptr) mdb_env_close(env);
@@ -45,6 +51,51 @@ struct Txn {
 };
 
 MDB_val view_of(const std::string& s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+MDB_val view_of(ByteView b) { return MDB_val{b.size(), const_cast<std::uint8_t*>(b.data())}; }
+
+// The protocol core's table, then the store's (runtime/lmdb_store.hpp).
+constexpr unsigned kMaxDbs = 4;
+constexpr const char* kProtocolDb = "synod";
+constexpr const char* kStoreDataDb = "store.data";
+constexpr const char* kStoreIndexDb = "store.index";
+constexpr const char* kStoreLeavesDb = "store.leaves";
+
+std::unexpected<Error> map_full(const std::filesystem::path& dir, std::size_t map_bytes) {
+  return fail(ErrorCode::io, "LMDB map full in " + dir.string() + " (map size " + std::to_string(map_bytes) +
+                                 " bytes): raise the map size");
+}
+
+// One put (value) or delete (nullopt; an absent key is fine) into `db`.
+Result<void> write(MDB_env* env, MDB_txn* txn, MDB_dbi dbi, const char* db, MDB_val key,
+                   const std::optional<ByteView>& value, const std::filesystem::path& dir, std::size_t map_bytes) {
+  if (key.mv_size == 0 || key.mv_size > static_cast<std::size_t>(mdb_env_get_maxkeysize(env))) {
+    return fail(ErrorCode::invalid_argument, "LMDB key of " + std::to_string(key.mv_size) + " bytes for " + db +
+                                                 " is empty or over the key size limit");
+  }
+  int rc = 0;
+  if (value) {
+    MDB_val v = view_of(*value);
+    rc = mdb_put(txn, dbi, &key, &v, 0);
+  } else {
+    rc = mdb_del(txn, dbi, &key, nullptr);
+    if (rc == MDB_NOTFOUND) rc = 0;
+  }
+  if (rc == MDB_MAP_FULL) return map_full(dir, map_bytes);
+  if (rc != 0) return lmdb_error(dir, value ? "put" : "del", rc);
+  return {};
+}
+
+// Every pending write of `overlay` into `dbi`, in key order.
+template <class V>
+Result<void> write_overlay(MDB_env* env, MDB_txn* txn, MDB_dbi dbi, const char* db, const LmdbStore::Overlay<V>& overlay,
+                           const std::filesystem::path& dir, std::size_t map_bytes) {
+  for (const auto& [key, value] : overlay) {
+    std::optional<ByteView> v;
+    if (value) v = ByteView(value->data(), value->size());
+    if (auto r = write(env, txn, dbi, db, view_of(ByteView(key)), v, dir, map_bytes); !r) return r;
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -77,7 +128,7 @@ Result<LmdbStorage> LmdbStorage::open(const std::filesystem::path& dir, std::siz
     return lmdb_error(dir, "env_create", rc);
   }
   if (int rc = mdb_env_set_mapsize(env->env, map_bytes); rc != 0) return lmdb_error(dir, "set_mapsize", rc);
-  if (int rc = mdb_env_set_maxdbs(env->env, 1); rc != 0) return lmdb_error(dir, "set_maxdbs", rc);
+  if (int rc = mdb_env_set_maxdbs(env->env, kMaxDbs); rc != 0) return lmdb_error(dir, "set_maxdbs", rc);
   // Without MDB_NOSYNC a commit is durable when it returns (durable before
   // visible). With it (fsync = false) a commit has reached the kernel, which
   // is enough for a process crash. MDB_NOTLS: the handle is not bound to a thread.
@@ -85,7 +136,7 @@ Result<LmdbStorage> LmdbStorage::open(const std::filesystem::path& dir, std::siz
   if (int rc = mdb_env_open(env->env, dir.c_str(), flags, 0600); rc != 0) return lmdb_error(dir, "open", rc);
   Txn txn;
   if (int rc = mdb_txn_begin(env->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(dir, "txn_begin", rc);
-  if (int rc = mdb_dbi_open(txn.txn, "synod", MDB_CREATE, &env->dbi); rc != 0) return lmdb_error(dir, "dbi_open", rc);
+  if (int rc = mdb_dbi_open(txn.txn, kProtocolDb, MDB_CREATE, &env->dbi); rc != 0) return lmdb_error(dir, "dbi_open", rc);
   if (int rc = txn.commit(); rc != 0) return lmdb_error(dir, "commit", rc);
   return LmdbStorage(std::move(env));
 }
@@ -110,38 +161,66 @@ Result<DurableState> LmdbStorage::load() const {
   return state;
 }
 
-Result<void> LmdbStorage::apply(std::span<const PersistOp> ops) {
-  if (ops.empty()) return {};
+Result<void> LmdbStorage::apply(std::span<const PersistOp> ops, LmdbStore* store) {
+  if (ops.empty() && (store == nullptr || !store->has_pending())) return {};
+  if (store != nullptr) {
+    SYNOD_ASSERT(store->tables().env == env_->env, "apply gets a store of this storage's environment");
+  }
+  const std::filesystem::path& dir = env_->dir;
   Txn txn;
-  if (int rc = mdb_txn_begin(env_->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(env_->dir, "txn_begin", rc);
+  if (int rc = mdb_txn_begin(env_->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(dir, "txn_begin", rc);
   for (const PersistOp& op : ops) {
-    if (op.key.empty() || op.key.size() > static_cast<std::size_t>(mdb_env_get_maxkeysize(env_->env))) {
-      return fail(ErrorCode::invalid_argument, "LMDB key of " + std::to_string(op.key.size()) +
-                                                   " bytes is empty or over the key size limit");
+    std::optional<ByteView> value;
+    if (op.value) value = as_view(*op.value);
+    if (auto r = write(env_->env, txn.txn, env_->dbi, kProtocolDb, view_of(op.key), value, dir, env_->map_bytes); !r) {
+      return r;
     }
-    MDB_val key = view_of(op.key);
-    int rc = 0;
-    if (op.value) {
-      MDB_val value{op.value->size(), const_cast<std::uint8_t*>(op.value->data())};
-      rc = mdb_put(txn.txn, env_->dbi, &key, &value, 0);
-    } else {
-      rc = mdb_del(txn.txn, env_->dbi, &key, nullptr);
-      if (rc == MDB_NOTFOUND) rc = 0;
+  }
+  if (store != nullptr) {
+    // The store's writes in the same transaction: a batch's effects and the
+    // core's record of it become durable together (core/store_backend.hpp).
+    const LmdbStore::Tables& t = store->tables();
+    if (auto r = write_overlay(env_->env, txn.txn, t.data, kStoreDataDb, store->pending_data(), dir, env_->map_bytes);
+        !r) {
+      return r;
     }
-    if (rc == MDB_MAP_FULL) {
-      return fail(ErrorCode::io, "LMDB map full in " + env_->dir.string() + " (map size " +
-                                     std::to_string(env_->map_bytes) + " bytes): raise the map size");
+    if (auto r = write_overlay(env_->env, txn.txn, t.index, kStoreIndexDb, store->pending_index(), dir,
+                               env_->map_bytes);
+        !r) {
+      return r;
     }
-    if (rc != 0) return lmdb_error(env_->dir, op.value ? "put" : "del", rc);
+    if (auto r = write_overlay(env_->env, txn.txn, t.leaves, kStoreLeavesDb, store->pending_leaves(), dir,
+                               env_->map_bytes);
+        !r) {
+      return r;
+    }
   }
   if (int rc = txn.commit(); rc != 0) {
-    if (rc == MDB_MAP_FULL) {
-      return fail(ErrorCode::io, "LMDB map full in " + env_->dir.string() + " (map size " +
-                                     std::to_string(env_->map_bytes) + " bytes): raise the map size");
-    }
+    if (rc == MDB_MAP_FULL) return map_full(dir, env_->map_bytes);
+    return lmdb_error(dir, "commit", rc);
+  }
+  // Only now: a failed transaction leaves the store's writes pending.
+  if (store != nullptr) store->committed();
+  return {};
+}
+
+Result<std::unique_ptr<LmdbStore>> LmdbStorage::open_store() {
+  if (env_->store_opened) return fail(ErrorCode::invalid_argument, "the store of " + env_->dir.string() + " is already open");
+  LmdbStore::Tables tables;
+  tables.env = env_->env;
+  tables.dir = env_->dir;
+  Txn txn;
+  if (int rc = mdb_txn_begin(env_->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(env_->dir, "txn_begin", rc);
+  for (auto [name, dbi] : {std::pair{kStoreDataDb, &tables.data}, std::pair{kStoreIndexDb, &tables.index},
+                           std::pair{kStoreLeavesDb, &tables.leaves}}) {
+    if (int rc = mdb_dbi_open(txn.txn, name, MDB_CREATE, dbi); rc != 0) return lmdb_error(env_->dir, "dbi_open", rc);
+  }
+  if (int rc = txn.commit(); rc != 0) {
+    if (rc == MDB_MAP_FULL) return map_full(env_->dir, env_->map_bytes);
     return lmdb_error(env_->dir, "commit", rc);
   }
-  return {};
+  env_->store_opened = true;
+  return std::unique_ptr<LmdbStore>(new LmdbStore(std::move(tables)));
 }
 
 }  // namespace synod::runtime

@@ -7,6 +7,12 @@
 // several inputs — and commits them in ONE write transaction (group commit:
 // one fsync for all of them, all or nothing).
 //
+// A store-backed replica's tables (synod/store.hpp) live in the same
+// environment, in databases of their own (runtime/lmdb_store.hpp):
+// open_store() makes the StoreBackend over them, and apply(ops, store)
+// commits its pending writes in the same transaction as `ops`. load() reads
+// the protocol core's table only, never the store's.
+//
 // One LmdbStorage per data dir at a time (an flock on DIR/synod.lock, held
 // until destruction): a second open, in any process, fails.
 //
@@ -22,6 +28,8 @@
 #include "synod/result.hpp"
 
 namespace synod::runtime {
+
+class LmdbStore;  // runtime/lmdb_store.hpp
 
 // Default LMDB map size: the upper bound on the data file. LMDB reserves it
 // as address space (sparse file), so a large value costs nothing up front.
@@ -45,7 +53,17 @@ class LmdbStorage {
   // Applies `ops` in order (value = put, nullopt = delete; deleting an
   // absent key is fine) in one durable transaction. On error nothing of
   // `ops` is stored; MDB_MAP_FULL is reported as such with the map size.
-  Result<void> apply(std::span<const PersistOp> ops);
+  // With `store` (made by this storage's open_store()), the same transaction
+  // also writes every pending write of `store`, and only once it has
+  // committed are they no longer pending; on error neither `ops` nor the
+  // store's writes are stored, and they stay pending. Nothing to write (no
+  // ops, nothing pending) is no transaction.
+  Result<void> apply(std::span<const PersistOp> ops, LmdbStore* store = nullptr);
+
+  // Opens (creating them on first use) the store's tables in this
+  // environment and returns the StoreBackend over them. At most one per
+  // LmdbStorage; it must be destroyed before this LmdbStorage.
+  Result<std::unique_ptr<LmdbStore>> open_store();
 
   std::size_t map_bytes() const;
 
