@@ -16,8 +16,17 @@ constexpr std::size_t kCatchUpBytesDivisor = 2;
 
 void PbftReplica::take_checkpoint(Seq seq) {
   SYNOD_ASSERT(seq == last_executed_ && seq % config_.checkpoint_interval == 0, "checkpoints at multiples of K");
-  Bytes snapshot = make_checkpoint_snapshot(clients_, app_);
-  const Digest digest = crypto_.digest(snapshot);
+  Bytes snapshot;
+  Digest digest;
+  if (MerkleStore* s = store()) {
+    // No copy: the store keeps the state at seq servable (copy-on-write of
+    // what changes after it), and its root is the digest.
+    digest = s->pin(seq);
+    out_->persist.push_back(PersistOp{own_checkpoint_key(seq), Bytes(digest.begin(), digest.end())});
+  } else {
+    snapshot = whole().snapshot();
+    digest = crypto_.digest(snapshot);
+  }
   const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{seq, digest});
   own_checkpoints_[seq] = OwnCheckpoint{digest, std::move(snapshot), message};
   checkpoint_votes_[seq].add(self_, digest, message);
@@ -75,6 +84,7 @@ void PbftReplica::try_stable(Seq seq) {
 
 void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<wire::Checkpoint>> proof) {
   SYNOD_ASSERT(seq > low_, "the stable checkpoint only moves forward");
+  SYNOD_ASSERT(!sync_ || sync_->seq() > seq, "no state becomes stable under a store being transferred");
   SYNOD_ASSERT(seq <= last_executed_, "a checkpoint becomes stable here only once executed here");
   SYNOD_ASSERT(own_checkpoints_.contains(seq) && own_checkpoints_.at(seq).digest == digest,
                "the stable state is our own");
@@ -87,7 +97,11 @@ void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<
     erase_entry(log_.begin()->first);
   }
   std::erase_if(checkpoint_votes_, [&](const auto& kv) { return kv.first <= seq; });
-  std::erase_if(own_checkpoints_, [&](const auto& kv) { return kv.first < seq; });
+  for (auto it = own_checkpoints_.begin(); it != own_checkpoints_.end() && it->first <= seq;) {
+    if (store() != nullptr) out_->persist.push_back(PersistOp{own_checkpoint_key(it->first), std::nullopt});
+    it = it->first < seq ? own_checkpoints_.erase(it) : std::next(it);
+  }
+  if (MerkleStore* s = store()) s->release_below(seq);
   std::erase_if(far_checkpoints_, [&](const auto& kv) { return kv.second.message.seq <= seq; });
   next_seq_ = std::max(next_seq_, seq + 1);
   if (transfer_target_ && *transfer_target_ <= seq) {
@@ -114,6 +128,7 @@ void PbftReplica::begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpo
     transfer_target_ = seq;
     transfer_proof_ = std::move(proof);
   }
+  if (store() != nullptr) return begin_tree_sync(*transfer_target_, transfer_proof_);
   if (incoming_ && incoming_->seq <= last_executed_) incoming_.reset();  // executed past it meanwhile
   // A snapshot arriving asks for its next chunk itself; the retransmission
   // timer retries (retry_state_transfer).
@@ -128,6 +143,7 @@ void PbftReplica::begin_state_transfer(Seq seq, std::vector<Signed<wire::Checkpo
 
 void PbftReplica::retry_state_transfer() {
   SYNOD_ASSERT(transfer_target_ && *transfer_target_ > last_executed_, "a transfer is wanted");
+  if (store() != nullptr) return retry_tree_sync();
   if (incoming_ && incoming_->seq <= last_executed_) incoming_.reset();  // executed past it meanwhile
   if (!incoming_) return begin_state_transfer(*transfer_target_, transfer_proof_);
   SYNOD_ASSERT(incoming_->seq <= *transfer_target_, "the target covers the snapshot under way");
@@ -165,6 +181,7 @@ bool PbftReplica::may_serve(ReplicaId to) {
 }
 
 void PbftReplica::on_fetch_state(ReplicaId from, const wire::FetchState& fs) {
+  if (store() != nullptr) return reject(Rejection::invalid);  // a store's state goes by tree walk
   if (fs.have_seq >= low_ || low_ == 0) return;
   // Going on with our stable snapshot from where the asker is; anything else
   // (an older snapshot, no offset) starts it over with the first chunk.
@@ -179,6 +196,11 @@ void PbftReplica::on_fetch_state(ReplicaId from, const wire::FetchState& fs) {
 }
 
 void PbftReplica::send_snapshot_chunk(ReplicaId to, std::uint64_t offset) {
+  if (store() != nullptr) {
+    // A store's state goes by tree walk: this STATE-SNAPSHOT carries no
+    // bytes, only the stable checkpoint's proof, so `to` can start one.
+    return send(Destination::replica(to), frame_of(sign(wire::StateSnapshot{low_, stable_proof_, 0, 0, {}})));
+  }
   const Bytes& snapshot = own_checkpoints_.at(low_).snapshot;
   SYNOD_ASSERT(offset == 0 || offset < snapshot.size(), "a chunk inside the snapshot");
   const std::uint64_t size = std::min<std::uint64_t>(config_.snapshot_chunk(), snapshot.size() - offset);
@@ -201,6 +223,13 @@ void PbftReplica::on_state_snapshot(ReplicaId from, const wire::StateSnapshot& s
   if (ss.offset > ss.total_bytes || ss.chunk.size() > ss.total_bytes - ss.offset ||
       (ss.chunk.empty() && ss.offset < ss.total_bytes)) {
     return reject(Rejection::invalid);
+  }
+  if (store() != nullptr) {
+    // A store's state goes by tree walk: only the proof counts here.
+    if (ss.offset != 0 || ss.total_bytes != 0) return reject(Rejection::invalid);
+    const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+    if (!verify.checkpoint_proof(ss.seq, ss.proof)) return reject(Rejection::invalid);
+    return begin_state_transfer(ss.seq, ss.proof);
   }
   if (ss.offset == 0) {
     // A first chunk starts a transfer, unless one of this or a later
@@ -240,14 +269,20 @@ void PbftReplica::install_snapshot(ReplicaId from) {
   // A wrong byte anywhere (a Byzantine source) costs this transfer; the
   // retransmission timer starts another, from the next source.
   if (crypto_.digest(in.bytes) != in.digest) return reject(Rejection::invalid);
-  if (auto ok = restore_checkpoint_snapshot(in.bytes, clients_, app_); !ok) return reject(Rejection::invalid);
+  if (auto ok = whole().restore(in.bytes); !ok) return reject(Rejection::invalid);
+  own_checkpoints_[in.seq] = OwnCheckpoint{in.digest, std::move(in.bytes), {}};
+  installed_state(in.seq, in.digest, std::move(in.proof), from);
+}
 
+void PbftReplica::installed_state(Seq seq, const Digest& digest, std::vector<Signed<wire::Checkpoint>> proof,
+                                  ReplicaId from) {
   ++state_transfers_;
-  last_executed_ = in.seq;
-  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{in.seq, in.digest});
-  own_checkpoints_[in.seq] = OwnCheckpoint{in.digest, std::move(in.bytes), message};
+  last_executed_ = seq;
+  const Signed<wire::Checkpoint> message = sign(wire::Checkpoint{seq, digest});
+  own_checkpoints_[seq].digest = digest;
+  own_checkpoints_[seq].message = message;
   // Entries above the snapshot that were executed before can't be: we were behind.
-  make_stable(in.seq, in.digest, std::move(in.proof));
+  make_stable(seq, digest, std::move(proof));
   drop_executed_requests();
   send(Destination::all_replicas(), frame_of(message));
   // Then the batches committed after it, and the NEW-VIEW order that the
@@ -256,6 +291,127 @@ void PbftReplica::install_snapshot(ReplicaId from) {
   adopt_new_view_order();
   execute_ready();
   maybe_propose();
+}
+
+// ---------------------------------------------------------------- tree walk
+// A store-backed state (core/replicated_state.hpp) is transferred by
+// walking its Merkle tree from the certified root (transfer/state_sync.hpp,
+// docs/PROTOCOL.md "State transfer by tree walk"): one source at a time, the
+// next signer of the proof when one lies or stalls.
+
+namespace {
+// Tree-walk answers served to one peer per half retransmission interval: a
+// transfer pipelines a few requests per kind, so this is ample for an honest
+// peer and bounds what a Byzantine one can make us send.
+constexpr std::uint32_t kTreeAnswersPerWindow = 64;
+}  // namespace
+
+void PbftReplica::begin_tree_sync(Seq seq, const std::vector<Signed<wire::Checkpoint>>& proof) {
+  SYNOD_ASSERT(seq > last_executed_ && !proof.empty(), "a certified state ahead of us");
+  if (sync_ && sync_->seq() >= seq) return;  // under way; the retransmission timer retries
+  const Digest root = proof.front().message.state_digest;
+  sync_.emplace(*store(), seq, root, config_.max_snapshot_bytes);
+  sync_proof_ = proof;
+  sync_bytes_at_retry_ = 0;
+  persist_sync();  // before any of the certified state lands in the store
+  std::vector<ReplicaId> sources;
+  for (const auto& s : sync_proof_)
+    if (s.signer != self_) sources.push_back(s.signer);
+  sync_source_ = sources.empty() ? self_ : sources[fetch_rotation_++ % sources.size()];
+  if (sync_->done()) return finish_tree_sync();
+  send_sync_requests();
+}
+
+void PbftReplica::retry_tree_sync() {
+  if (!sync_) return begin_tree_sync(*transfer_target_, transfer_proof_);
+  if (sync_->done()) return finish_tree_sync();  // resumed after a restart with nothing left
+  // Nothing arrived since the last retry: the next signer goes on from where
+  // this one stopped (everything kept so far is verified).
+  if (sync_->stats().bytes == sync_bytes_at_retry_) {
+    std::vector<ReplicaId> sources;
+    for (const auto& s : sync_proof_)
+      if (s.signer != self_) sources.push_back(s.signer);
+    if (!sources.empty()) sync_source_ = sources[fetch_rotation_++ % sources.size()];
+  }
+  sync_bytes_at_retry_ = sync_->stats().bytes;
+  sync_->retry();
+  send_sync_requests();
+}
+
+void PbftReplica::send_sync_requests() {
+  for (wire::Message& m : sync_->next_requests()) {
+    std::visit(
+        [&](auto& request) {
+          using M = std::decay_t<decltype(request)>;
+          if constexpr (std::is_same_v<M, wire::FetchTree> || std::is_same_v<M, wire::FetchLeaves> ||
+                        std::is_same_v<M, wire::FetchValues>) {
+            send(Destination::replica(sync_source_), frame_of(sign(request)));
+          }
+        },
+        m);
+  }
+}
+
+void PbftReplica::after_sync_answer(ReplicaId from, transfer::Outcome outcome) {
+  if (!sync_ || from != sync_source_) return;  // not the source we asked (any more)
+  if (outcome == transfer::Outcome::bad) {
+    // The source served something its certified digests do not cover: the
+    // next signer goes on.
+    reject(Rejection::invalid);
+    sync_bytes_at_retry_ = sync_->stats().bytes;  // the rotation below counts as this round's
+    std::vector<ReplicaId> sources;
+    for (const auto& s : sync_proof_)
+      if (s.signer != self_ && s.signer != from) sources.push_back(s.signer);
+    if (!sources.empty()) sync_source_ = sources[fetch_rotation_++ % sources.size()];
+    sync_->retry();
+  }
+  if (sync_->done()) return finish_tree_sync();
+  send_sync_requests();
+}
+
+void PbftReplica::finish_tree_sync() {
+  const Seq seq = sync_->seq();
+  const Digest digest = sync_->root();
+  std::vector<Signed<wire::Checkpoint>> proof = std::move(sync_proof_);
+  const ReplicaId from = sync_source_;
+  sync_.reset();
+  auto& state = static_cast<StoreState&>(*state_);
+  SYNOD_ASSERT(state.reload_clients().has_value(), "a certified state holds a well-formed client table");
+  SYNOD_ASSERT(store()->pin(seq) == digest, "the transferred state is the certified one");
+  last_executed_ = seq;
+  persist_applied();
+  persist_sync();  // the transfer record goes
+  installed_state(seq, digest, std::move(proof), from);
+}
+
+bool PbftReplica::may_serve_tree(ReplicaId to) {
+  auto& [start, answers] = tree_served_[to];
+  if (now_ >= start + retransmit_interval_us_ / 2) {
+    start = now_;
+    answers = 0;
+  }
+  return ++answers <= kTreeAnswersPerWindow;
+}
+
+void PbftReplica::on_fetch_tree(ReplicaId from, const wire::FetchTree& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);
+  if (!store()->pinned(m.seq)) return;  // not (or no longer) ours to serve
+  if (!may_serve_tree(from)) return reject(Rejection::limit);
+  send(Destination::replica(from), frame_of(sign(transfer::serve_tree(*store(), m))));
+}
+
+void PbftReplica::on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);
+  if (!store()->pinned(m.seq)) return;
+  if (!may_serve_tree(from)) return reject(Rejection::limit);
+  send(Destination::replica(from), frame_of(sign(transfer::serve_leaves(*store(), m, config_.snapshot_chunk()))));
+}
+
+void PbftReplica::on_fetch_values(ReplicaId from, const wire::FetchValues& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);
+  if (!store()->pinned(m.seq)) return;
+  if (!may_serve_tree(from)) return reject(Rejection::limit);
+  send(Destination::replica(from), frame_of(sign(transfer::serve_values(*store(), m, config_.snapshot_chunk()))));
 }
 
 void PbftReplica::send_fetch_batches(std::optional<ReplicaId> to) {

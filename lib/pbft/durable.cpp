@@ -9,10 +9,20 @@
 //   "e/<s>"  the pre-prepare accepted at s (before PREPARE) and the prepared
 //            certificate (before COMMIT), with their batches
 //   "ckpt"   the stable checkpoint and its 2f+1 proof, "snap" its state
+//            (a whole state's; a store-backed state is the store itself)
+// A store-backed state (core/replicated_state.hpp) also keeps, in the same
+// commit as the store's writes:
+//   "applied"  the last batch executed on the store (what a restart resumes)
+//   "oc/<s>"   the digest of our own checkpoint at s, until s is stable (a
+//              restart still votes for it)
+//   "sync"     while a tree-walk transfer runs: its seq and 2f+1 proof; the
+//              store is then partly the certified state, and a restart
+//              finishes that transfer before it executes anything
 //   "shape"  the cluster parameters all this was written under
 //            (core/durable_shape.hpp), with the first effects
-// Execution state is not persisted: it is rebuilt from the stable checkpoint
-// and batches fetched from the others.
+// A whole state's execution is not persisted: it is rebuilt from the stable
+// checkpoint and batches fetched from the others.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -39,7 +49,41 @@ Result<M> decode_blob(std::optional<ByteView> b, const char* what) {
   return std::move(*m);
 }
 
+// The stable checkpoint's record ("ckpt", "sync"): seq, then the proof.
+Bytes encode_checkpoint_record(Seq seq, const std::vector<Signed<wire::Checkpoint>>& proof) {
+  ByteWriter w;
+  w.u64(seq);
+  w.u64(proof.size());
+  for (const auto& s : proof) w.bytes(encode_blob(s));
+  return w.take();
+}
+
+struct CheckpointRecord {
+  Seq seq = 0;
+  std::vector<Signed<wire::Checkpoint>> proof;
+};
+
+Result<CheckpointRecord> decode_checkpoint_record(const Bytes& record, std::uint32_t n) {
+  ByteReader r(record);
+  auto seq = r.u64();
+  auto count = r.u64();
+  if (!seq || !count || *count > n) return fail(ErrorCode::corrupt, "durable state: bad checkpoint record");
+  CheckpointRecord out{*seq, {}};
+  for (std::uint64_t i = 0; i < *count; ++i) {
+    auto s = decode_blob<Signed<wire::Checkpoint>>(r.bytes(), "checkpoint proof");
+    if (!s) return std::unexpected(s.error());
+    out.proof.push_back(std::move(*s));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string own_checkpoint_key(Seq seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "oc/%020llu", static_cast<unsigned long long>(seq));
+  return buf;
+}
 
 std::string entry_key(Seq seq) {
   char buf[32];
@@ -79,12 +123,19 @@ void PbftReplica::persist_view() {
 }
 
 void PbftReplica::persist_stable() {
+  out_->persist.push_back(PersistOp{"ckpt", encode_checkpoint_record(low_, stable_proof_)});
+  if (store() == nullptr) out_->persist.push_back(PersistOp{"snap", own_checkpoints_.at(low_).snapshot});
+}
+
+void PbftReplica::persist_applied() {
   ByteWriter w;
-  w.u64(low_);
-  w.u64(stable_proof_.size());
-  for (const auto& s : stable_proof_) w.bytes(encode_blob(s));
-  out_->persist.push_back(PersistOp{"ckpt", w.take()});
-  out_->persist.push_back(PersistOp{"snap", own_checkpoints_.at(low_).snapshot});
+  w.u64(last_executed_);
+  out_->persist.push_back(PersistOp{"applied", w.take()});
+}
+
+void PbftReplica::persist_sync() {
+  if (!sync_) return out_->persist.push_back(PersistOp{"sync", std::nullopt});
+  out_->persist.push_back(PersistOp{"sync", encode_checkpoint_record(sync_->seq(), sync_proof_)});
 }
 
 Result<void> PbftReplica::restore(const DurableState& durable) {
@@ -95,29 +146,7 @@ Result<void> PbftReplica::restore(const DurableState& durable) {
   };
 
   // The stable checkpoint and its state.
-  const Bytes* ckpt = find("ckpt");
-  const Bytes* snap = find("snap");
-  if ((ckpt == nullptr) != (snap == nullptr)) return fail(ErrorCode::corrupt, "durable state: checkpoint without state");
-  if (ckpt != nullptr) {
-    ByteReader r(*ckpt);
-    auto seq = r.u64();
-    auto count = r.u64();
-    if (!seq || !count || *count > n_) return fail(ErrorCode::corrupt, "durable state: bad checkpoint record");
-    std::vector<Signed<wire::Checkpoint>> proof;
-    for (std::uint64_t i = 0; i < *count; ++i) {
-      auto s = decode_blob<Signed<wire::Checkpoint>>(r.bytes(), "checkpoint proof");
-      if (!s) return std::unexpected(s.error());
-      proof.push_back(std::move(*s));
-    }
-    const Digest digest = crypto_.digest(*snap);
-    const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
-    if (verify.checkpoint_proof(*seq, proof) != digest) return fail(ErrorCode::corrupt, "durable state: checkpoint proof does not match its state");
-    if (auto ok = restore_checkpoint_snapshot(*snap, clients_, app_); !ok) return ok;
-    low_ = last_executed_ = executed_at_last_retransmit_ = *seq;
-    stable_digest_ = digest;
-    stable_proof_ = std::move(proof);
-    own_checkpoints_[low_] = OwnCheckpoint{digest, *snap, sign(wire::Checkpoint{low_, digest})};
-  }
+  if (auto ok = store() != nullptr ? restore_store(durable) : restore_stable(find("ckpt"), find("snap")); !ok) return ok;
 
   if (const Bytes* v = find("view")) {
     ByteReader r(*v);
@@ -156,6 +185,9 @@ Result<void> PbftReplica::restore(const DurableState& durable) {
     if (seq > low_ + config_.window) return fail(ErrorCode::corrupt, "durable state: entry beyond the window");
     if (auto ok = restore_entry(seq, it->second); !ok) return ok;
   }
+  // A store resumes after the last batch it executed: those batches of the
+  // log are done.
+  for (auto& [seq, e] : log_) e.executed = seq <= last_executed_;
   // A primary never reuses a seq it assigned in this view: not those of its
   // log, nor those its NEW-VIEW's O assigned beyond its window.
   next_seq_ = low_ + 1;
@@ -163,6 +195,78 @@ Result<void> PbftReplica::restore(const DurableState& durable) {
     if (e.pre_prepare && e.view == view_ && e.pre_prepare->signer == self_) next_seq_ = std::max(next_seq_, seq + 1);
   }
   for (const auto& pp : new_view_order_) next_seq_ = std::max(next_seq_, pp.message.seq + 1);
+  return {};
+}
+
+Result<void> PbftReplica::restore_stable(const Bytes* ckpt, const Bytes* snap) {
+  if ((ckpt == nullptr) != (snap == nullptr)) return fail(ErrorCode::corrupt, "durable state: checkpoint without state");
+  if (ckpt == nullptr) return {};
+  auto record = decode_checkpoint_record(*ckpt, n_);
+  if (!record) return std::unexpected(record.error());
+  const Digest digest = crypto_.digest(*snap);
+  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+  if (verify.checkpoint_proof(record->seq, record->proof) != digest) return fail(ErrorCode::corrupt, "durable state: checkpoint proof does not match its state");
+  if (auto ok = whole().restore(*snap); !ok) return ok;
+  low_ = last_executed_ = executed_at_last_retransmit_ = record->seq;
+  stable_digest_ = digest;
+  stable_proof_ = std::move(record->proof);
+  own_checkpoints_[low_] = OwnCheckpoint{digest, *snap, sign(wire::Checkpoint{low_, digest})};
+  return {};
+}
+
+// A store-backed state: the store is as the last commit left it, at
+// "applied" (or partly transferred, with "sync").
+Result<void> PbftReplica::restore_store(const DurableState& durable) {
+  auto find = [&](const std::string& key) -> const Bytes* {
+    auto it = durable.find(key);
+    return it == durable.end() ? nullptr : &it->second;
+  };
+  if (durable.contains("snap")) return fail(ErrorCode::corrupt, "durable state: a whole state's snapshot, and a store-backed application");
+  const CertificateVerifier verify(config_, crypto_, checkpoint_quorum());
+  if (const Bytes* ckpt = find("ckpt")) {
+    auto record = decode_checkpoint_record(*ckpt, n_);
+    if (!record) return std::unexpected(record.error());
+    auto digest = verify.checkpoint_proof(record->seq, record->proof);
+    if (!digest) return fail(ErrorCode::corrupt, "durable state: bad checkpoint proof");
+    low_ = record->seq;
+    stable_digest_ = *digest;
+    stable_proof_ = std::move(record->proof);
+    own_checkpoints_[low_] = OwnCheckpoint{*digest, {}, sign(wire::Checkpoint{low_, *digest})};
+  }
+  if (const Bytes* applied = find("applied")) {
+    ByteReader r(*applied);
+    auto seq = r.u64();
+    if (!seq || !r.at_end() || *seq < low_) return fail(ErrorCode::corrupt, "durable state: bad applied record");
+    last_executed_ = executed_at_last_retransmit_ = *seq;
+  } else if (low_ > 0) {
+    return fail(ErrorCode::corrupt, "durable state: a stable checkpoint and no applied record");
+  }
+  // Our own checkpoints above the stable one: we vote for them again.
+  constexpr std::string_view kOwnPrefix = "oc/";
+  for (auto it = durable.lower_bound(std::string(kOwnPrefix)); it != durable.end() && it->first.starts_with(kOwnPrefix); ++it) {
+    Seq seq = 0;
+    const std::string_view digits = std::string_view(it->first).substr(kOwnPrefix.size());
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), seq).ec != std::errc{} || it->second.size() != kDigestBytes) {
+      return fail(ErrorCode::corrupt, "durable state: bad own checkpoint " + it->first);
+    }
+    if (seq <= low_ || seq > last_executed_) continue;
+    Digest digest;
+    std::copy(it->second.begin(), it->second.end(), digest.begin());
+    own_checkpoints_[seq] = OwnCheckpoint{digest, {}, sign(wire::Checkpoint{seq, digest})};
+  }
+  if (auto ok = static_cast<StoreState&>(*state_).reload_clients(); !ok) return ok;
+  if (const Bytes* sync = find("sync")) {
+    // A transfer was under way: the store is partly its state, so it must
+    // finish before anything executes (the retransmission timer goes on).
+    auto record = decode_checkpoint_record(*sync, n_);
+    if (!record) return std::unexpected(record.error());
+    auto digest = verify.checkpoint_proof(record->seq, record->proof);
+    if (!digest || record->seq <= last_executed_) return fail(ErrorCode::corrupt, "durable state: bad transfer record");
+    transfer_target_ = record->seq;
+    transfer_proof_ = record->proof;
+    sync_.emplace(*store(), record->seq, *digest, config_.max_snapshot_bytes);
+    sync_proof_ = std::move(record->proof);
+  }
   return {};
 }
 

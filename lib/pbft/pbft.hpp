@@ -8,6 +8,11 @@
 #include "synod/replica.hpp"
 #include "synod/result.hpp"
 #include "synod/state_machine.hpp"
+#include "synod/store.hpp"
+
+namespace synod {
+class StoreBackend;  // core/store_backend.hpp
+}
 
 namespace synod::pbft {
 
@@ -28,6 +33,13 @@ struct Bugs {
 // start); an error means it is not a state this core wrote.
 Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self,
                                               const Crypto& crypto, StateMachine& app,
+                                              const DurableState& durable, Bugs bugs = {});
+
+// The same for a store-backed application (synod/store.hpp): its state lives
+// in `backend` (core/store_backend.hpp), which must outlive the replica and
+// hold what this replica's earlier runs committed along with `durable`.
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self,
+                                              const Crypto& crypto, StoreStateMachine& app, StoreBackend& backend,
                                               const DurableState& durable, Bugs bugs = {});
 
 }  // namespace synod::pbft

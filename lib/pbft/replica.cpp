@@ -23,14 +23,14 @@ TimeUs ms_to_us(std::uint32_t ms) { return static_cast<TimeUs>(ms) * 1000; }
 
 }  // namespace
 
-PbftReplica::PbftReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
-                         Bugs bugs)
+PbftReplica::PbftReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                         std::unique_ptr<ReplicatedState> state, Bugs bugs)
     : config_(config),
       self_(self),
       n_(config.n()),
       f_(config.f),
       crypto_(crypto),
-      app_(app),
+      state_(std::move(state)),
       bugs_(bugs),
       null_digest_(crypto.digest(wire::encode_batch(Batch{}))),
       base_view_change_timeout_us_(ms_to_us(config.view_change_timeout_ms)),
@@ -42,15 +42,35 @@ PbftReplica::PbftReplica(const ClusterConfig& config, ReplicaId self, const Cryp
   SYNOD_ASSERT(n_ >= 3 * f_ + 1, "pbft needs n >= 3f+1");
 }
 
-Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
-                                              StateMachine& app, const DurableState& durable, Bugs bugs) {
+namespace {
+
+Result<std::unique_ptr<Replica>> make(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                      std::unique_ptr<ReplicatedState> state, const DurableState& durable, Bugs bugs) {
   if (auto ok = config.validate(); !ok) return std::unexpected(ok.error());
   if (config.protocol != Protocol::pbft) return fail(ErrorCode::invalid_config, "config protocol is not pbft");
   if (self >= config.n()) return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " not in config");
-  auto replica = std::make_unique<PbftReplica>(config, self, crypto, app, bugs);
+  auto replica = std::make_unique<PbftReplica>(config, self, crypto, std::move(state), bugs);
   if (auto ok = check_durable_shape(config, durable); !ok) return std::unexpected(ok.error());
   if (auto ok = replica->restore(durable); !ok) return std::unexpected(ok.error());
   return std::unique_ptr<Replica>(std::move(replica));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                              StateMachine& app, const DurableState& durable, Bugs bugs) {
+  return make(config, self, crypto, std::make_unique<WholeState>(app), durable, bugs);
+}
+
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                              StoreStateMachine& app, StoreBackend& backend,
+                                              const DurableState& durable, Bugs bugs) {
+  return make(config, self, crypto, std::make_unique<StoreState>(app, crypto, backend), durable, bugs);
+}
+
+WholeState& PbftReplica::whole() const {
+  SYNOD_ASSERT(store() == nullptr, "a whole state, not a store");
+  return static_cast<WholeState&>(*state_);
 }
 
 // ------------------------------------------------------------------ helpers
@@ -180,6 +200,12 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
         else if constexpr (std::is_same_v<M, wire::StateSnapshot>) on_state_snapshot(from, m);
         else if constexpr (std::is_same_v<M, wire::FetchBatches>) on_fetch_batches(from, m);
         else if constexpr (std::is_same_v<M, wire::CommittedBatches>) on_committed_batches(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchTree>) on_fetch_tree(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchLeaves>) on_fetch_leaves(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchValues>) on_fetch_values(from, m);
+        else if constexpr (std::is_same_v<M, wire::TreeNodes>) after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::LeafEntries>) after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::Values>) after_sync_answer(from, sync_ ? sync_->on_values(m) : transfer::Outcome::progress);
         else reject(Rejection::invalid);  // replies and paxos messages have no business here
       },
       msg);
@@ -211,7 +237,7 @@ bool PbftReplica::late_vote(const wire::Message& msg) const {
 // request must be verified and go on to on_request.
 bool PbftReplica::screen_request(const wire::Request& req, const Bytes& signature, ByteView frame) {
   const RequestScreen screen =
-      screen_client_request(pending_, clients_.last_t(req.client), config_.max_request_bytes, req, signature);
+      screen_client_request(pending_, clients().last_t(req.client), config_.max_request_bytes, req, signature);
   if (screen.verdict == RequestScreen::Verdict::rejected) reject(screen.why);
   if (screen.verdict == RequestScreen::Verdict::held) forward_retransmission(*pending_.find({req.client, req.t}), frame);
   return screen.verdict == RequestScreen::Verdict::verify;
@@ -230,11 +256,11 @@ void PbftReplica::on_request(const wire::Request& req, const wire::Envelope& env
   if (req.read_only) {
     // PROTOCOL.md: read-only requests execute without ordering; the client
     // needs 2f+1 matching replies.
-    return send_reply(req.client, req.t, true, app_.query(req.op));
+    return send_reply(req.client, req.t, true, state_->query(req.op));
   }
-  if (req.t == clients_.last_t(req.client)) {
+  if (req.t == clients().last_t(req.client)) {
     // At-most-once: the cached reply again.
-    const ClientTable::Entry* e = clients_.find(req.client);
+    const ClientTable::Entry* e = clients().find(req.client);
     return send_reply(req.client, req.t, false, e->last_result);
   }
   // A held request with other bytes (its client signed two versions of t):
@@ -274,11 +300,11 @@ void PbftReplica::arm_request_timer() {
     return;
   }
   const bool timed_held = request_deadline_ != kNever && pending_.find(timed_request_) != nullptr;
-  const bool timed_client_progressed = timed_held && clients_.last_t(timed_request_.first) != timed_client_last_t_;
+  const bool timed_client_progressed = timed_held && clients().last_t(timed_request_.first) != timed_client_last_t_;
   if (timed_held && !timed_client_progressed) return;
   const PendingKey* next = timed_client_progressed ? pending_.next_of_another_client(timed_request_) : nullptr;
   timed_request_ = next != nullptr ? *next : *pending_.oldest();
-  timed_client_last_t_ = clients_.last_t(timed_request_.first);
+  timed_client_last_t_ = clients().last_t(timed_request_.first);
   timed_request_deferred_ = false;
   request_deadline_ = now_ + view_change_timeout_us_;
 }
@@ -487,6 +513,9 @@ void PbftReplica::check_committed(Seq seq) {
 // ------------------------------------------------------------------ execution
 
 void PbftReplica::execute_ready() {
+  // A store being transferred holds parts of the certified state: nothing
+  // executes on it until the transfer is whole.
+  if (sync_) return;
   // Strictly in sequence order, each batch once, a gap stops execution.
   for (std::size_t steps = 0; steps <= config_.window; ++steps) {
     if (transfer_target_ && *transfer_target_ > last_executed_) {
@@ -510,7 +539,7 @@ void PbftReplica::execute(Seq seq, Entry& e, const Batch& batch) {
   for (const wire::SignedRequest& sr : batch) {
     ops.push_back(Operation{sr.request.client, sr.request.t, sr.request.op});
   }
-  auto results = execute_at_most_once(app_, clients_, ops, bugs_.execute_duplicates);
+  auto results = state_->execute(ops, bugs_.execute_duplicates);
   ExecutedBatch done{seq, e.committed->digest, {}};
   bool executed_a_request = false;
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -522,6 +551,7 @@ void PbftReplica::execute(Seq seq, Entry& e, const Batch& batch) {
   }
   e.executed = true;
   last_executed_ = seq;
+  if (store() != nullptr) persist_applied();  // with the batch's writes, in one commit
   out_->executed.push_back(std::move(done));
   drop_executed_requests();
   if (executed_a_request) {
@@ -539,7 +569,7 @@ void PbftReplica::send_reply(ClientId client, RequestNo t, bool read_only, const
 }
 
 void PbftReplica::drop_executed_requests() {
-  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients_.last_t(k.first); });
+  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients().last_t(k.first); });
 }
 
 // ------------------------------------------------------------------ timers

@@ -14,11 +14,12 @@
 #include <optional>
 #include <vector>
 
-#include "core/client_table.hpp"
 #include "core/pending_requests.hpp"
 #include "core/quorum.hpp"
+#include "core/replicated_state.hpp"
 #include "pbft/new_view.hpp"
 #include "pbft/pbft.hpp"
+#include "transfer/state_sync.hpp"
 #include "wire/codec.hpp"
 #include "wire/messages.hpp"
 
@@ -60,8 +61,8 @@ struct Entry {
 
 class PbftReplica final : public Replica {
  public:
-  PbftReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
-              Bugs bugs);
+  PbftReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+              std::unique_ptr<ReplicatedState> state, Bugs bugs);
   Result<void> restore(const DurableState& durable);
 
   void receive(TimeUs now, ByteView frame, Effects& out) override;
@@ -116,6 +117,19 @@ class PbftReplica final : public Replica {
   void send_snapshot_chunk(ReplicaId to, std::uint64_t offset);
   void on_state_snapshot(ReplicaId from, const wire::StateSnapshot& ss);
   void install_snapshot(ReplicaId from);
+  // The certified state at seq is in place (either kind): it becomes stable
+  // and the replica goes on from it.
+  void installed_state(Seq seq, const Digest& digest, std::vector<Signed<wire::Checkpoint>> proof, ReplicaId from);
+  // ---- a store-backed state: transfer by tree walk (checkpoint.cpp)
+  void begin_tree_sync(Seq seq, const std::vector<Signed<wire::Checkpoint>>& proof);
+  void retry_tree_sync();
+  void send_sync_requests();
+  void after_sync_answer(ReplicaId from, transfer::Outcome outcome);
+  void finish_tree_sync();
+  bool may_serve_tree(ReplicaId to);
+  void on_fetch_tree(ReplicaId from, const wire::FetchTree& m);
+  void on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m);
+  void on_fetch_values(ReplicaId from, const wire::FetchValues& m);
   void on_fetch_batches(ReplicaId from, const wire::FetchBatches& fb);
   void on_committed_batches(ReplicaId from, const wire::CommittedBatches& cbs);
   void send_fetch_batches(std::optional<ReplicaId> to);
@@ -141,7 +155,11 @@ class PbftReplica final : public Replica {
   void persist_view();
   void erase_entry(Seq seq);
   void persist_stable();
+  void persist_applied();
+  void persist_sync();
   Result<void> restore_entry(Seq seq, const Bytes& record);
+  Result<void> restore_stable(const Bytes* ckpt, const Bytes* snap);
+  Result<void> restore_store(const DurableState& durable);
 
   // ---- helpers
   ReplicaId primary(View v) const { return static_cast<ReplicaId>(v % n_); }
@@ -167,13 +185,16 @@ class PbftReplica final : public Replica {
   void send(Destination to, Bytes frame) { out_->send.push_back({to, std::move(frame)}); }
   void note_seen(Seq s) { max_seen_seq_ = std::max(max_seen_seq_, s); }
   void invariants() const;
+  const ClientTable& clients() const { return state_->clients(); }
+  MerkleStore* store() const { return state_->store(); }
+  WholeState& whole() const;
 
   const ClusterConfig config_;
   const ReplicaId self_;
   const std::uint32_t n_;
   const std::uint32_t f_;
   const Crypto& crypto_;
-  StateMachine& app_;
+  const std::unique_ptr<ReplicatedState> state_;
   const Bugs bugs_;
   const Digest null_digest_;
   const TimeUs base_view_change_timeout_us_;
@@ -202,7 +223,7 @@ class PbftReplica final : public Replica {
   // Checkpoints.
   struct OwnCheckpoint {
     Digest digest{};
-    Bytes snapshot;
+    Bytes snapshot;  // a whole state's; a store-backed state is pinned in the store instead
     Signed<wire::Checkpoint> message;
   };
   std::map<Seq, OwnCheckpoint> own_checkpoints_;
@@ -229,14 +250,20 @@ class PbftReplica final : public Replica {
   // Per replica we sent a chunk to: the (seq, offset) of the chunk after it,
   // which it may ask for without waiting out may_serve().
   std::map<ReplicaId, std::pair<Seq, std::uint64_t>> next_chunk_;
+  // A store-backed state's transfer (transfer/state_sync.hpp): the store is
+  // partly the certified state's while it runs, so nothing executes.
+  std::optional<transfer::StateSync> sync_;
+  std::vector<Signed<wire::Checkpoint>> sync_proof_;
+  ReplicaId sync_source_ = 0;
+  std::uint64_t sync_bytes_at_retry_ = 0;
+  std::map<ReplicaId, std::pair<TimeUs, std::uint32_t>> tree_served_;  // per peer: window start, answers in it
   std::uint64_t state_transfers_ = 0;
   Seq max_seen_seq_ = 0;
   Seq executed_at_last_retransmit_ = 0;
   std::uint32_t fetch_rotation_ = 0;
   std::map<ReplicaId, TimeUs> last_served_;
 
-  // Clients and requests.
-  ClientTable clients_;
+  // Requests.
   PendingRequests<wire::SignedRequest> pending_;  // fair batches, bounded per client
 
   // Timers (PROTOCOL.md: T with exponential backoff; batching timeout).
@@ -252,6 +279,7 @@ class PbftReplica final : public Replica {
 };
 
 std::string entry_key(Seq seq);
+std::string own_checkpoint_key(Seq seq);
 
 template <class M>
 inline Signed<M> PbftReplica::sign(const M& m) const {

@@ -16,9 +16,11 @@
 
 #include <doctest/doctest.h>
 
+#include "core/store_backend.hpp"
 #include "pbft/pbft.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/examples/counter.hpp"
+#include "synod/examples/store_kv.hpp"
 #include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
@@ -65,8 +67,14 @@ class Cluster {
  public:
   static constexpr std::uint32_t kClients = 3;
 
-  explicit Cluster(std::uint32_t f = 1, pbft::Bugs bugs = {}, Authentication auth = Authentication::signatures)
-      : bugs_(bugs) {
+  // A store-backed cluster runs the kv example on a MemoryStore per replica
+  // (committed with the persist ops, crashed with the core); the others the
+  // counter.
+  enum class App { counter, store_kv };
+
+  explicit Cluster(std::uint32_t f = 1, pbft::Bugs bugs = {}, Authentication auth = Authentication::signatures,
+                   App app = App::counter)
+      : app_(app), bugs_(bugs) {
     config.protocol = Protocol::pbft;
     config.authentication = auth;
     config.f = f;
@@ -103,6 +111,8 @@ class Cluster {
     std::unique_ptr<runtime::OpenSslCrypto> crypto;
     std::unique_ptr<CountingCrypto> counting;  // what the core uses
     examples::Counter app;
+    examples::StoreKv store_app;
+    MemoryStore store;  // App::store_kv: the store's tables, as durable as `disk`
     DurableState disk;
     std::unique_ptr<Replica> core;
     std::vector<ExecutedBatch> executed;
@@ -125,11 +135,15 @@ class Cluster {
   void crash(ReplicaId i) {
     nodes[i]->core.reset();
     nodes[i]->app = examples::Counter{};
+    nodes[i]->store.crash();
   }
   void start(ReplicaId i) {
-    auto core = pbft::make_replica(config, i, *nodes[i]->counting, nodes[i]->app, nodes[i]->disk, bugs_);
+    Node& node = *nodes[i];
+    auto core = app_ == App::store_kv
+                    ? pbft::make_replica(config, i, *node.counting, node.store_app, node.store, node.disk, bugs_)
+                    : pbft::make_replica(config, i, *node.counting, node.app, node.disk, bugs_);
     REQUIRE(core.has_value());
-    nodes[i]->core = std::move(*core);
+    node.core = std::move(*core);
   }
 
   // A client's signed request frame.
@@ -158,6 +172,7 @@ class Cluster {
       if (op.value) nodes[i]->disk[op.key] = *op.value;
       else nodes[i]->disk.erase(op.key);
     }
+    nodes[i]->store.commit();  // one commit with the persist ops
     for (auto& e : fx.executed) nodes[i]->executed.push_back(e);
     for (auto& out : fx.send) {
       std::vector<InFlight> copies;
@@ -252,6 +267,7 @@ class Cluster {
     return std::move(*c);
   }
 
+  App app_;
   pbft::Bugs bugs_;
   std::vector<crypto::PrivateKey> replica_keys_;
   std::map<ClientId, crypto::PrivateKey> client_keys_;
