@@ -46,17 +46,25 @@ ByzantineReplica::ByzantineReplica(const ClusterConfig& config, ReplicaId self, 
   if (forged_operation_.empty()) forged_operation_ = {'f', 'o', 'r', 'g', 'e', 'd'};
   const std::size_t cores = has(byzantine::twins) ? 2 : 1;
   SYNOD_ASSERT(options.app == nullptr || cores == 1, "an external application serves one inner core");
-  SYNOD_ASSERT(options.app != nullptr || options.make_app, "an application for the inner core");
+  SYNOD_ASSERT(options.app != nullptr || options.make_app || options.make_store_app, "an application for the inner core");
   inner_.resize(cores);
   for (Inner& inner : inner_) {
-    if (options.app != nullptr) {
-      inner.app = options.app;
-    } else {
-      inner.owned_app = options.make_app();
-      inner.app = inner.owned_app.get();
-    }
     inner.durable = options.durable;
-    auto core = pbft::make_replica(config, self, crypto, *inner.app, inner.durable);
+    Result<std::unique_ptr<Replica>> core;
+    if (options.make_store_app) {
+      inner.store_app = options.make_store_app();
+      inner.store = std::make_unique<MemoryStore>();
+      if (options.prepare_store) options.prepare_store(*inner.store);
+      core = pbft::make_replica(config, self, crypto, *inner.store_app, *inner.store, inner.durable);
+    } else {
+      if (options.app != nullptr) {
+        inner.app = options.app;
+      } else {
+        inner.owned_app = options.make_app();
+        inner.app = inner.owned_app.get();
+      }
+      core = pbft::make_replica(config, self, crypto, *inner.app, inner.durable);
+    }
     SYNOD_ASSERT(core.has_value(), "a Byzantine replica's configuration is valid");
     inner.core = std::move(*core);
   }
@@ -144,6 +152,7 @@ void ByzantineReplica::drain(std::size_t core, Effects& effects, std::vector<Out
       inner.durable.erase(op.key);
     }
   }
+  if (inner.store) inner.store->commit();
   for (const OutboundFrame& frame : effects.send) emit(core, frame, out);
 }
 
@@ -196,6 +205,11 @@ void ByzantineReplica::emit(std::size_t core, const OutboundFrame& frame, std::v
                 std::holds_alternative<wire::CommittedBatches>(*message)) &&
                has(byzantine::bad_state_transfer)) {
       replacement = tampered_state(*message);
+    } else if ((std::holds_alternative<wire::TreeNodes>(*message) ||
+                std::holds_alternative<wire::LeafEntries>(*message) ||
+                std::holds_alternative<wire::Values>(*message)) &&
+               has(byzantine::bad_state_transfer)) {
+      replacement = tampered_tree_answer(core, *message);
     } else if (const auto* cp = std::get_if<wire::Checkpoint>(&*message); cp && has(byzantine::bad_checkpoint)) {
       wire::Checkpoint wrong = *cp;
       // The same wrong digest from every Byzantine replica for this seq.
@@ -310,13 +324,103 @@ std::optional<Bytes> ByzantineReplica::censored_pre_prepare(const wire::PrePrepa
   return sign_frame_as_self(censored);
 }
 
+// A tree-walk answer (transfer/state_sync.hpp) that its certified digests do
+// not cover: a child digest, a listed entry, a listing's count or a value is
+// wrong. The receiver must check each against the digest above it.
+std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, const wire::Message& message) {
+  // Drawn at the first answer (a whole-state run never gets here, so its
+  // draws stay as they were): lie at random, or serve the current state's
+  // leaves and values under the pinned state's honest interior digests.
+  if (!other_state_leaves_) other_state_leaves_ = inner_[core].store != nullptr && prng_.chance(1, 2);
+  if (*other_state_leaves_) return other_state_answer(core, message);
+  // Some answers stay honest, so a walk from this source gets past the root
+  // and meets lies at every depth.
+  if (prng_.chance(1, 2)) return std::nullopt;
+  if (const auto* nodes = std::get_if<wire::TreeNodes>(&message)) {
+    wire::TreeNodes wrong = *nodes;
+    if (wrong.nodes.empty()) return std::nullopt;
+    wire::TreeChildren& tc = wrong.nodes[prng_.below(wrong.nodes.size())];
+    if (prng_.chance(1, 4) && !tc.children.empty()) {
+      tc.children.pop_back();
+    } else if (!tc.children.empty()) {
+      tc.children[prng_.below(tc.children.size())] = random_digest();
+    }
+    return sign_frame_as_self(wrong);
+  }
+  if (const auto* leaves = std::get_if<wire::LeafEntries>(&message)) {
+    wire::LeafEntries wrong = *leaves;
+    if (wrong.parts.empty()) return std::nullopt;
+    wire::LeafPart& part = wrong.parts[prng_.below(wrong.parts.size())];
+    if (part.entries.empty()) return std::nullopt;
+    switch (prng_.below(3)) {
+      case 0: part.entries[prng_.below(part.entries.size())].digest = random_digest(); break;
+      case 1:  // truncated, and the count says that is all
+        part.entries.pop_back();
+        part.total = part.from + static_cast<std::uint32_t>(part.entries.size());
+        break;
+      default: part.entries.front().key.push_back('~'); break;  // a key it never held
+    }
+    return sign_frame_as_self(wrong);
+  }
+  const auto* values = std::get_if<wire::Values>(&message);
+  SYNOD_ASSERT(values != nullptr, "a tree-walk answer is nodes, leaves or values");
+  wire::Values wrong = *values;
+  if (wrong.values.empty()) return std::nullopt;
+  wire::KeyValue& kv = wrong.values[prng_.below(wrong.values.size())];
+  if (prng_.chance(1, 4)) {
+    kv.present = false;
+    kv.value.clear();
+  } else {
+    kv.value.push_back(static_cast<std::uint8_t>(prng_.next()));
+  }
+  return sign_frame_as_self(wrong);
+}
+
+// Another state's leaves: listings and values as the store holds them now,
+// not as pinned. They agree with each other (each value hashes to its listed
+// entry digest), and the interior digests are honest: only a listing's check
+// against its leaf's certified digest tells them apart.
+std::optional<Bytes> ByzantineReplica::other_state_answer(std::size_t core, const wire::Message& message) {
+  const MemoryStore& store = *inner_[core].store;
+  if (const auto* leaves = std::get_if<wire::LeafEntries>(&message)) {
+    wire::LeafEntries wrong = *leaves;
+    bool changed = false;
+    for (wire::LeafPart& part : wrong.parts) {
+      std::vector<BucketEntry> now = store.bucket(part.bucket);
+      if (now.empty() || part.from != 0 || now.size() > wire::kMaxLeafEntriesPerPart) continue;
+      std::vector<wire::LeafEntry> entries;
+      for (BucketEntry& e : now) entries.push_back(wire::LeafEntry{std::move(e.key), e.digest});
+      if (entries == part.entries) continue;
+      part.total = static_cast<std::uint32_t>(entries.size());
+      part.entries = std::move(entries);
+      changed = true;
+    }
+    return changed ? std::optional<Bytes>(sign_frame_as_self(wrong)) : std::nullopt;
+  }
+  if (const auto* values = std::get_if<wire::Values>(&message)) {
+    wire::Values wrong = *values;
+    for (wire::KeyValue& v : wrong.values) {
+      std::optional<Bytes> now = store.get(v.key);
+      v.present = now.has_value();
+      v.value = now.value_or(Bytes{});
+    }
+    return wrong == *values ? std::nullopt : std::optional<Bytes>(sign_frame_as_self(wrong));
+  }
+  return std::nullopt;  // interior digests stay honest
+}
+
 std::optional<Bytes> ByzantineReplica::tampered_state(const wire::Message& message) {
   // Validly signed by us, but the content does not match its proof: the
   // receiver must check the snapshot digest against the 2f+1 checkpoint
   // proof and each batch against its 2f+1 commits (PROTOCOL.md pitfalls).
   if (const auto* snapshot = std::get_if<wire::StateSnapshot>(&message)) {
-    // A wrong byte in a chunk, or a wrong size for the whole snapshot.
+    // A wrong byte in a chunk, or a wrong size for the whole snapshot; or
+    // (a store's announcement, no bytes) a root its proof does not certify.
     wire::StateSnapshot wrong = *snapshot;
+    if (wrong.total_bytes == 0 && !wrong.proof.empty() && prng_.chance(1, 2)) {
+      for (auto& vote : wrong.proof) vote.message.state_digest = random_digest();
+      return sign_frame_as_self(wrong);
+    }
     if (prng_.chance(1, 4)) {
       wrong.total_bytes = prng_.chance(1, 2) ? wrong.total_bytes + 1 + prng_.below(64) : ~std::uint64_t{0};
     } else {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/store_backend.hpp"
 #include "pbft/pbft.hpp"
 #include "sim/prng.hpp"
 #include "synod/replica.hpp"
@@ -45,7 +46,9 @@ enum Strategy : std::uint32_t {
   flood = 1u << 7,               // validly signed far-future seqs and views
   twins = 1u << 8,               // two honest cores, one key, each shown to half the cluster
   bad_new_view = 1u << 9,        // as new primary: NEW-VIEW whose O is not the one V implies
-  bad_state_transfer = 1u << 10, // snapshots and committed batches that do not match their proofs
+  bad_state_transfer = 1u << 10, // snapshots, committed batches and tree-walk answers (wrong child
+                                 // digests, leaves, values, truncated listings, uncertified roots)
+                                 // that do not match their proofs
   censor = 1u << 11,             // as primary: orders everyone's requests except one client's
   count_ = 12,
 };
@@ -63,6 +66,10 @@ class ByzantineReplica {
     // per inner core.
     StateMachine* app = nullptr;
     std::function<std::unique_ptr<StateMachine>()> make_app;
+    // Or a store-backed application (synod/store.hpp), one per inner core,
+    // each on its own MemoryStore that prepare_store (if set) fills first.
+    std::function<std::unique_ptr<StoreStateMachine>()> make_store_app;
+    std::function<void(MemoryStore&)> prepare_store;
     // What the inner cores start from (each its own copy).
     DurableState durable;
     // Keep inner core 0's persist ops for the driver (take_persisted()), so
@@ -111,6 +118,8 @@ class ByzantineReplica {
   struct Inner {
     std::unique_ptr<StateMachine> owned_app;
     StateMachine* app = nullptr;
+    std::unique_ptr<StoreStateMachine> store_app;
+    std::unique_ptr<MemoryStore> store;  // committed after every step (never crashed)
     DurableState durable;
     std::unique_ptr<Replica> core;
   };
@@ -128,6 +137,8 @@ class ByzantineReplica {
   std::optional<Bytes> tampered_view_change(const wire::ViewChange& original);
   std::optional<Bytes> tampered_new_view(const wire::NewView& original);
   std::optional<Bytes> tampered_state(const wire::Message& message);
+  std::optional<Bytes> tampered_tree_answer(std::size_t core, const wire::Message& message);
+  std::optional<Bytes> other_state_answer(std::size_t core, const wire::Message& message);
   std::optional<Bytes> censored_pre_prepare(const wire::PrePrepare& original);
   wire::PreparedCertificate forged_certificate(View view, Seq seq);
   void remember(const Bytes& frame);
@@ -135,6 +146,7 @@ class ByzantineReplica {
   Digest random_digest();
   Bytes random_signature();
 
+  std::optional<bool> other_state_leaves_;  // bad_state_transfer's way of lying in a tree walk
   const ClusterConfig* config_;
   ReplicaId self_;
   const Crypto* crypto_;

@@ -264,7 +264,7 @@ Result<void> PbftReplica::restore_store(const DurableState& durable) {
     if (!digest || record->seq <= last_executed_) return fail(ErrorCode::corrupt, "durable state: bad transfer record");
     transfer_target_ = record->seq;
     transfer_proof_ = record->proof;
-    sync_.emplace(*store(), record->seq, *digest, config_.max_snapshot_bytes);
+    sync_.emplace(*store(), record->seq, *digest, config_.max_snapshot_bytes, sync_bugs());
     sync_proof_ = std::move(record->proof);
   }
   return {};

@@ -25,6 +25,9 @@ struct Bugs {
   bool forget_prepared_on_restart = false;     // prepared certificates not persisted
   bool skip_request_authentication = false;    // batch requests accepted without checking signatures
   bool execute_duplicates = false;             // no at-most-once filter on (client, t)
+  // A store-backed state's transfer (transfer/state_sync.hpp):
+  bool unverified_tree_leaves = false;         // a leaf's listing is not checked against its certified digest
+  bool stale_subtree_after_transfer = false;   // keys the certified state lacks are kept
 };
 
 // `config` must validate() and use Protocol::pbft; `self` < n. `crypto` signs

@@ -188,6 +188,7 @@ class PbftReplica final : public Replica {
   const ClientTable& clients() const { return state_->clients(); }
   MerkleStore* store() const { return state_->store(); }
   WholeState& whole() const;
+  transfer::SyncBugs sync_bugs() const { return {bugs_.unverified_tree_leaves, bugs_.stale_subtree_after_transfer}; }
 
   const ClusterConfig config_;
   const ReplicaId self_;

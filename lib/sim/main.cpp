@@ -294,6 +294,7 @@ struct Cli {
   std::string faults = "all";
   std::vector<std::string> bugs;
   std::string auth = "drawn";
+  std::string app = "drawn";
   unsigned jobs = 1;
   bool trace = false;
   bool json = false;
@@ -308,6 +309,7 @@ std::string replay_suffix(const Cli& cli) {
   if (cli.protocol != "pbft") text += " --protocol " + cli.protocol;
   if (cli.f) text += " --f " + std::to_string(*cli.f);
   if (cli.auth != "drawn") text += " --auth " + cli.auth;
+  if (cli.app != "drawn") text += " --app " + cli.app;
   if (cli.faults != "all") text += " --faults " + cli.faults;
   for (const std::string& bug : cli.bugs) text += " --bug " + bug;
   if (cli.max_virtual_seconds != 120) {
@@ -340,6 +342,11 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   app.add_option("--auth", cli.auth,
                  "Authentication mode: signatures, macs, or drawn (from each seed)")
       ->check(CLI::IsMember({"signatures", "macs", "drawn"}))
+      ->capture_default_str();
+  app.add_option("--app", cli.app,
+                 "Application: kv (whole-state snapshots), kv-store (store-backed: Merkle-root checkpoints, "
+                 "transfer by tree walk, pbft only), or drawn (from each pbft seed)")
+      ->check(CLI::IsMember({"kv", "kv-store", "drawn"}))
       ->capture_default_str();
   app.add_option("--faults", cli.faults,
                  "Fault classes seeds may draw from: comma list of network,crash,byzantine,clients, or all, or none")
@@ -381,6 +388,10 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   options.protocol = *protocol;
   options.f = cli.f;
   if (cli.auth != "drawn") options.authentication = *parse_authentication(cli.auth);
+  if (cli.app != "drawn") {
+    if (cli.app == "kv-store" && *protocol == Protocol::paxos) return usage("--app kv-store: pbft only for now");
+    options.store_backed = cli.app == "kv-store";
+  }
   const auto faults = sim::parse_faults(cli.faults);
   if (!faults) return usage("--faults: " + faults.error().message);
   options.faults = *faults;

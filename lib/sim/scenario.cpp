@@ -260,6 +260,13 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
   // here are hundreds of bytes to a few KB: small chunks make a state
   // transfer take many of them.
   s.config.snapshot_chunk_bytes = pick(prng, {32u, 128u, 1024u, 1u << 20});
+  // Drawn after that, for the same reason (pbft only: paxos's core takes a
+  // whole-state application here).
+  if (!paxos) {
+    const bool drawn = prng.chance(1, 2);
+    s.store_backed = options.store_backed.value_or(drawn);
+    if (s.store_backed) s.genesis_keys = pick(prng, {0u, 64u, 3000u});
+  }
   SYNOD_ASSERT(s.byzantine.size() == s.n && s.clocks.size() == s.n, "one entry per replica");
   SYNOD_ASSERT(s.faulty_behaviours.size() == s.faulty_clients, "one entry per faulty client");
   return s;
@@ -278,6 +285,7 @@ std::string Scenario::describe() const {
                      std::to_string(faulty_net.reorder_ppm / 10'000) + "% corrupt=" +
                      std::to_string(faulty_net.corrupt_ppm / 10'000) + "% partitions=" +
                      std::to_string(partitions.size()) + " crashes=" + std::to_string(crashes.size());
+  if (store_backed) text += " store genesis=" + std::to_string(genesis_keys);
   if (config.protocol == Protocol::paxos) {
     text = "paxos " + text + " hb=" + std::to_string(config.heartbeat_interval_ms) + "ms E=" +
            std::to_string(config.election_timeout_ms) + "ms lease=" + std::to_string(config.lease_duration_ms) +

@@ -70,6 +70,11 @@ struct Scenario {
   TimeUs heal_us = 2'000'000;
   TimeUs inject_interval_us = 20'000;   // Byzantine injections
   TimeUs faulty_interval_us = 20'000;   // faulty client actions
+  // The store-backed kv (synod/store.hpp), every replica's store starting
+  // from the same genesis_keys keys (keys no client touches), so a transfer
+  // compares a large state and fetches the few parts that differ.
+  bool store_backed = false;
+  std::uint32_t genesis_keys = 0;
 
   std::uint32_t byzantine_count() const;
   std::string describe() const;

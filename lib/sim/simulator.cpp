@@ -18,6 +18,7 @@
 #include "sim/workload.hpp"
 #include "synod/assert.hpp"
 #include "synod/examples/kv.hpp"
+#include "synod/examples/store_kv.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::sim {
@@ -65,6 +66,8 @@ struct ReplicaNode {
   std::unique_ptr<FakeCrypto> crypto;
   // Correct replicas.
   std::unique_ptr<examples::KvStore> app;
+  std::unique_ptr<examples::StoreKv> store_app;  // a store-backed run's application
+  MemoryStore store;              // its tables: committed with `durable`, crashed with the core
   std::unique_ptr<Replica> core;  // null while crashed
   DurableState durable;
   Clock clock;                    // the replica's own clock (exact for pbft)
@@ -192,9 +195,11 @@ Simulation::Simulation(std::uint64_t seed, const Options& options)
     node.clock = scenario_.clocks[i];
     node.crypto = std::make_unique<FakeCrypto>(keys_, Principal::replica(i));
     if (scenario_.byzantine[i] != 0) {
-      node.byzantine = std::make_unique<ByzantineReplica>(config, i, *node.crypto, scenario_.byzantine[i],
-                                                          byzantine_prng_.fork(), mix64(seed ^ 0x636f6cull));
+      node.byzantine = std::make_unique<ByzantineReplica>(
+          config, i, *node.crypto, scenario_.byzantine[i], byzantine_prng_.fork(), mix64(seed ^ 0x636f6cull),
+          scenario_.store_backed ? std::optional<std::uint32_t>(scenario_.genesis_keys) : std::nullopt);
     } else {
+      if (scenario_.store_backed) write_genesis(node.store, *node.crypto, scenario_.genesis_keys);
       start_replica(node);
     }
   }
@@ -220,10 +225,14 @@ Simulation::Simulation(std::uint64_t seed, const Options& options)
 void Simulation::start_replica(ReplicaNode& node) {
   SYNOD_ASSERT(node.core == nullptr && node.byzantine == nullptr, "start a correct replica that is down");
   node.app = std::make_unique<examples::KvStore>();
+  node.store_app = std::make_unique<examples::StoreKv>();
   ++node.incarnation;
   auto core = scenario_.config.protocol == Protocol::paxos
                   ? paxos::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable,
                                         mix64(seed_ ^ 0x7061786f73ull ^ (node.incarnation << 32)), options_.paxos_bugs)
+              : scenario_.store_backed
+                  ? pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.store_app, node.store,
+                                       node.durable, options_.bugs)
                   : pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable, options_.bugs);
   if (!core) {
     // A correct replica must come back from whatever it persisted.
@@ -405,6 +414,7 @@ void Simulation::step_correct(ReplicaNode& node, const Bytes* frame) {
       node.durable.erase(op.key);
     }
   }
+  node.store.commit();  // the store's writes in the same commit (synod/store.hpp)
   for (const ExecutedBatch& batch : effects_.executed) {
     if (options_.trace) {
       std::string keys;
@@ -446,9 +456,11 @@ void Simulation::step_byzantine(ReplicaNode& node, Principal from, const Bytes* 
 void Simulation::crash(ReplicaNode& node, const char* how) {
   SYNOD_ASSERT(node.core != nullptr && node.byzantine == nullptr, "crash a running correct replica");
   if (options_.trace) trace("r" + std::to_string(node.id) + " CRASH " + how);
-  // Volatile state is gone; node.durable is what the disk kept.
+  // Volatile state is gone; node.durable (and node.store's committed
+  // tables) is what the disk kept.
   node.core.reset();
   node.app.reset();
+  node.store.crash();
   node.crash_after_persist = false;
   schedule_replica_timer(node, kNever);
 }
@@ -887,6 +899,8 @@ constexpr BugName kBugNames[] = {
     {"forget-prepared", &pbft::Bugs::forget_prepared_on_restart},
     {"skip-request-auth", &pbft::Bugs::skip_request_authentication},
     {"execute-duplicates", &pbft::Bugs::execute_duplicates},
+    {"unverified-tree-leaves", &pbft::Bugs::unverified_tree_leaves},
+    {"stale-subtree", &pbft::Bugs::stale_subtree_after_transfer},
 };
 
 }  // namespace

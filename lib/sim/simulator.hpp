@@ -55,6 +55,10 @@ struct Options {
   // Authentication mode; default: drawn from the seed (after everything
   // else, so a seed draws the same scenario either way).
   std::optional<Authentication> authentication;
+  // The application: a whole-state kv (StateMachine) or the store-backed kv
+  // (synod/store.hpp: checkpoints are Merkle roots, transfer by tree walk);
+  // default: drawn from the seed (pbft; paxos runs the whole-state kv).
+  std::optional<bool> store_backed;
   std::uint32_t faults = fault::all;  // fault classes a seed may draw from
   pbft::Bugs bugs;                    // broken variants for honest replicas (pbft)
   paxos::Bugs paxos_bugs;             // broken variants for every replica (paxos)

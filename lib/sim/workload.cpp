@@ -1,5 +1,6 @@
 #include "sim/workload.hpp"
 
+#include "core/merkle_store.hpp"
 #include "synod/assert.hpp"
 #include "synod/examples/kv.hpp"
 
@@ -73,6 +74,17 @@ std::string describe_kv_result(ByteView result_bytes) {
   text += " ";
   text += result->value ? *result->value : std::string("-");
   return text;
+}
+
+void write_genesis(MemoryStore& store, const Crypto& crypto, std::uint32_t keys) {
+  MerkleStore tree(crypto, store);
+  for (std::uint32_t i = 0; i < keys; ++i) {
+    const std::string key = std::string(1, static_cast<char>(MerkleStore::kAppNamespace)) + "g" + std::to_string(i);
+    const std::string value = std::string(200 + i % 200, static_cast<char>('a' + i % 26));
+    SYNOD_ASSERT(tree.put(to_bytes(key), to_bytes(value)).has_value(), "genesis entries are small");
+  }
+  tree.root();  // the leaf digests go to the store with the data
+  store.commit();
 }
 
 }  // namespace synod::sim

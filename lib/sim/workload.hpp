@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 
+#include "core/store_backend.hpp"
 #include "sim/prng.hpp"
+#include "synod/replica.hpp"
 #include "synod/types.hpp"
 
 namespace synod::sim {
@@ -49,5 +51,10 @@ class Workload {
 // "ok c2.5", "cas_mismatch -". Total over any bytes.
 std::string describe_kv_op(ByteView op);
 std::string describe_kv_result(ByteView result);
+
+// A store-backed run's genesis state: `keys` kv keys "g<i>" (no workload
+// touches them) with values of a few hundred bytes, written into `store`
+// and committed, identical for every replica.
+void write_genesis(MemoryStore& store, const Crypto& crypto, std::uint32_t keys);
 
 }  // namespace synod::sim

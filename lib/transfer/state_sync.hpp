@@ -51,12 +51,19 @@ struct SyncStats {
   std::uint64_t bytes = 0;         // everything received (approximate wire payload)
 };
 
+// Deliberately broken variants, for the simulator's proof that its checkers
+// catch them. Never set outside tests.
+struct SyncBugs {
+  bool skip_leaf_check = false;  // a listing is not verified against its leaf's certified digest
+  bool keep_stale = false;       // keys the certified state lacks stay in the store
+};
+
 class StateSync {
  public:
   // Messages asked for at once, at most, per kind (the pipeline).
   static constexpr std::size_t kRequestsInFlight = 4;
 
-  StateSync(MerkleStore& store, Seq seq, const Digest& root, std::size_t max_listing_bytes);
+  StateSync(MerkleStore& store, Seq seq, const Digest& root, std::size_t max_listing_bytes, SyncBugs bugs = {});
 
   Seq seq() const { return seq_; }
   const Digest& root() const { return root_; }
@@ -75,6 +82,8 @@ class StateSync {
   Outcome on_values(const wire::Values& m);
 
   const SyncStats& stats() const { return stats_; }
+  // A broken variant runs: the certified root is not guaranteed at the end.
+  bool broken() const { return bugs_.skip_leaf_check || bugs_.keep_stale; }
 
  private:
   struct Listing {
@@ -98,6 +107,7 @@ class StateSync {
   const Seq seq_;
   const Digest root_;
   const std::size_t max_listing_bytes_;
+  const SyncBugs bugs_;
 
   // Interior nodes whose children are wanted, with their certified digests.
   std::map<MerkleStore::Node, Digest> nodes_;
