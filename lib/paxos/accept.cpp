@@ -144,6 +144,9 @@ void PaxosReplica::mark_chosen(Slot slot, const Batch& value) {
 }
 
 void PaxosReplica::execute_ready() {
+  // A store being transferred holds parts of another state: nothing
+  // executes on it until the transfer is whole.
+  if (sync_) return;
   // Strictly in slot order, each slot once; a gap stops execution.
   for (std::size_t steps = 0; steps <= config_.window + config_.checkpoint_interval; ++steps) {
     const auto it = log_.find(last_executed_ + 1);
@@ -158,7 +161,7 @@ void PaxosReplica::execute(Slot slot, const Batch& batch) {
   std::vector<Operation> ops;
   ops.reserve(batch.size());
   for (const wire::SignedRequest& sr : batch) ops.push_back(Operation{sr.request.client, sr.request.t, sr.request.op});
-  const auto results = execute_at_most_once(app_, clients_, ops);
+  const auto results = state_->execute(ops, /*allow_duplicates=*/false);
   SYNOD_ASSERT(results.size() == ops.size(), "one result slot per operation");
   ExecutedBatch done{slot, crypto_.digest(wire::encode_batch(batch)), {}};
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -167,13 +170,14 @@ void PaxosReplica::execute(Slot slot, const Batch& batch) {
       done.requests.push_back(
           ExecutedRequest{op.client, op.request, crypto_.digest(op.payload), crypto_.digest(*results[i])});
       if (is_leader()) send_reply(op.client, op.request, false, *results[i]);
-    } else if (const ClientTable::Entry* e = clients_.find(op.client);
+    } else if (const ClientTable::Entry* e = clients().find(op.client);
                is_leader() && e != nullptr && op.request == e->last_t) {
       // A retried request that executed before: its reply may have been lost.
       send_reply(op.client, op.request, false, e->last_result);
     }
   }
   last_executed_ = slot;
+  if (store() != nullptr) persist_applied();  // with the batch's writes, in one commit
   out_->executed.push_back(std::move(done));
   drop_executed_requests();
   if (slot % config_.checkpoint_interval == 0) take_snapshot();

@@ -1,7 +1,9 @@
 // Multi-Paxos core: snapshots and log truncation every checkpoint_interval
 // slots, and catch-up of a lagging or restarted replica with chosen slots,
 // or a snapshot plus the slots after it. PROTOCOL.md, "Multi-Paxos":
-// Catch-up.
+// Catch-up. A store-backed state (core/replicated_state.hpp) pins its store
+// instead of copying it, and its snapshot travels by tree walk
+// (transfer/state_sync.hpp; docs/PROTOCOL.md, "State transfer by tree walk").
 #include <algorithm>
 
 #include "paxos/replica.hpp"
@@ -19,11 +21,20 @@ constexpr std::size_t kRequestOverheadBytes = 64;
 void PaxosReplica::take_snapshot() {
   SYNOD_ASSERT(last_executed_ % config_.checkpoint_interval == 0, "snapshots at multiples of K");
   SYNOD_ASSERT(last_executed_ > snapshot_slot_, "the snapshot only moves forward");
-  // The client table goes with the application state, so a replica restored
-  // from it never executes a retried request twice (PROTOCOL.md pitfall).
-  snapshot_ = make_checkpoint_snapshot(clients_, app_);
-  snapshot_slot_ = last_executed_;
-  snapshot_digest_ = crypto_.digest(snapshot_);
+  if (MerkleStore* s = store()) {
+    // No copy: the store keeps the state at this slot servable (copy-on-write
+    // of what changes after it), and its root is the digest. Only the latest
+    // snapshot is served, so the older pin goes.
+    snapshot_slot_ = last_executed_;
+    snapshot_digest_ = s->pin(snapshot_slot_);
+    s->release_below(snapshot_slot_);
+  } else {
+    // The client table goes with the application state, so a replica restored
+    // from it never executes a retried request twice (PROTOCOL.md pitfall).
+    snapshot_ = whole().snapshot();
+    snapshot_slot_ = last_executed_;
+    snapshot_digest_ = crypto_.digest(snapshot_);
+  }
   persist_snapshot();
   truncate_through(snapshot_slot_);
 }
@@ -45,7 +56,7 @@ void PaxosReplica::truncate_through(Slot slot) {
 bool PaxosReplica::install_snapshot(Slot slot, Bytes snapshot) {
   SYNOD_ASSERT(slot > last_executed_, "a snapshot from catch-up moves us forward");
   if (slot % config_.checkpoint_interval != 0) return false;
-  if (auto ok = restore_checkpoint_snapshot(snapshot, clients_, app_); !ok) return false;
+  if (auto ok = whole().restore(snapshot); !ok) return false;
   last_executed_ = slot;
   snapshot_slot_ = slot;
   snapshot_ = std::move(snapshot);
@@ -68,12 +79,16 @@ void PaxosReplica::want_catch_up(Slot target, ReplicaId source) {
 
 void PaxosReplica::request_catch_up() {
   if (incoming_ && incoming_->slot <= last_executed_) incoming_.reset();  // overtaken: executed past it
-  if (catch_up_target_ <= last_executed_) {
+  if (catch_up_target_ <= last_executed_ && !sync_) {
     catch_up_deadline_ = kNever;
     return;
   }
   // One request per heartbeat interval; the timer asks again if it is lost.
   if (catch_up_deadline_ != kNever) return;
+  if (sync_) {
+    catch_up_deadline_ = now_ + heartbeat_interval_us_;
+    return retry_tree_sync();
+  }
   wire::CatchUpRequest req{last_executed_ + 1, 0, 0};
   if (incoming_) {
     req.snapshot_slot = incoming_->slot;
@@ -88,6 +103,7 @@ void PaxosReplica::on_catch_up_request(ReplicaId from, const wire::CatchUpReques
   wire::CatchUp cu{promised_, 0, 0, 0, {}, {}};
   Slot slot = from_slot;
   if (from_slot <= snapshot_slot_) {
+    if (store() != nullptr) return serve_root(from, cu);
     // What it asks for is truncated here: the snapshot, chunk by chunk (from
     // where the asker is, if it is fetching this one), then the slots after it.
     const bool going_on = req.snapshot_slot == snapshot_slot_ && req.offset > 0 && req.offset < snapshot_.size();
@@ -105,6 +121,7 @@ void PaxosReplica::on_catch_up_request(ReplicaId from, const wire::CatchUpReques
   std::size_t bytes = cu.snapshot.size();
   for (; slot <= last_executed_ && cu.chosen.size() < config_.window; ++slot) {
     const auto it = log_.find(slot);
+    if (store() != nullptr && slot <= resumed_at_ && (it == log_.end() || !it->second.chosen)) break;
     SYNOD_ASSERT(it != log_.end() && it->second.chosen, "executed slots above the snapshot are kept");
     std::size_t size = kRequestOverheadBytes;
     for (const auto& sr : *it->second.chosen) {
@@ -132,6 +149,7 @@ void PaxosReplica::on_catch_up(ReplicaId from, const wire::CatchUp& cu) {
     if (e.slot <= previous || !valid_batch(e.batch)) return reject(Rejection::invalid);
     previous = e.slot;
   }
+  if (store() != nullptr && cu.snapshot_slot != 0) return on_root(from, cu);
   if (cu.snapshot_slot > last_executed_) {
     if (cu.snapshot_total > config_.max_snapshot_bytes) return reject(Rejection::limit);
     if (cu.snapshot_offset > cu.snapshot_total || cu.snapshot.size() > cu.snapshot_total - cu.snapshot_offset ||
@@ -165,9 +183,170 @@ void PaxosReplica::on_catch_up(ReplicaId from, const wire::CatchUp& cu) {
     mark_chosen(e.slot, e.batch);
   }
   execute_ready();
+  // A store being transferred: what was chosen waits for it, and its own
+  // retries go on (asking at once here would ask again for every answer).
+  if (sync_) return;
   catch_up_deadline_ = kNever;
   request_catch_up();  // still behind: the next part at once
   if (role_ == Role::candidate) try_lead();  // phase 1 waited for this
+}
+
+// ---------------------------------------------------------------- tree walk
+// A store-backed state's snapshot is its store pinned at snapshot_slot_. An
+// asker behind it gets the snapshot's root in a CATCH-UP (snapshot_total =
+// 0, the 32-byte root as `snapshot`, no chosen slots; wire/messages.hpp):
+// the word of a correct peer suffices under crash faults (paxos.hpp), like
+// the batches it sends. The asker walks the tree from that root, fetching
+// from the announcer only what differs, and asks for the chosen slots after
+// the snapshot once the state is whole.
+
+void PaxosReplica::serve_root(ReplicaId to, wire::CatchUp& cu) {
+  SYNOD_ASSERT(store() != nullptr && snapshot_.empty(), "a store's snapshot is its pin");
+  // Resumed after a restart between two snapshots: the store is past the
+  // last one, so none is servable until the next.
+  if (snapshot_slot_ == 0 || !store()->pinned(snapshot_slot_)) return;
+  cu.snapshot_slot = snapshot_slot_;
+  cu.snapshot.assign(snapshot_digest_.begin(), snapshot_digest_.end());
+  SYNOD_ASSERT(cu.snapshot_total == 0 && cu.chosen.empty(), "an announcement carries the root alone");
+  send(Destination::replica(to), cu);
+}
+
+void PaxosReplica::on_root(ReplicaId from, const wire::CatchUp& cu) {
+  SYNOD_ASSERT(store() != nullptr && !is_leader(), "a follower's store catches up");
+  if (cu.snapshot_total != 0 || cu.snapshot_offset != 0 || cu.snapshot.size() != kDigestBytes ||
+      !cu.chosen.empty() || cu.snapshot_slot % config_.checkpoint_interval != 0) {
+    return reject(Rejection::invalid);
+  }
+  if (cu.snapshot_slot <= last_executed_) return;  // executed past it meanwhile
+  Digest root;
+  std::copy(cu.snapshot.begin(), cu.snapshot.end(), root.begin());
+  if (sync_) {
+    // One transfer at a time, toward the snapshot of the replica we catch up
+    // from: that source's newer snapshot, or another source's (the latest
+    // informant; the old one may be gone), replaces it. The store stays
+    // consistent bucket by bucket, so the new walk goes on from it.
+    if (from != catch_up_source_) return;
+    if (sync_->seq() == cu.snapshot_slot) {
+      // Execution is deterministic: one state per slot, whoever serves it.
+      if (sync_->root() != root) return reject(Rejection::conflicting);
+      if (from == sync_source_) return;  // a duplicate: the transfer is under way
+      sync_source_ = from;
+      persist_sync();
+      sync_->retry();
+      return send_sync_requests();
+    }
+    if (from == sync_source_ && cu.snapshot_slot < sync_->seq()) return;  // overtaken
+  }
+  begin_tree_sync(cu.snapshot_slot, root, from);
+}
+
+void PaxosReplica::begin_tree_sync(Slot slot, const Digest& root, ReplicaId source) {
+  SYNOD_ASSERT(store() != nullptr && slot > last_executed_ && slot % config_.checkpoint_interval == 0,
+               "a snapshot ahead of us");
+  SYNOD_ASSERT(source != self_ && source < n_, "transferred from another replica");
+  sync_.emplace(*store(), slot, root, config_.max_snapshot_bytes);
+  sync_source_ = catch_up_source_ = source;  // its retries ask the source which snapshot it serves
+  sync_bytes_at_retry_ = 0;
+  catch_up_target_ = std::max(catch_up_target_, slot);
+  persist_sync();  // before any of that state lands in the store
+  if (sync_->done()) return finish_tree_sync();
+  send_sync_requests();
+  SYNOD_ASSERT(sync_ && sync_->seq() == slot, "the transfer is under way");
+}
+
+void PaxosReplica::retry_tree_sync() {
+  SYNOD_ASSERT(sync_.has_value(), "a transfer is under way");
+  if (sync_->done()) return finish_tree_sync();  // resumed after a restart with nothing left
+  if (sync_->stats().bytes == sync_bytes_at_retry_) {
+    // Nothing arrived since the last retry: requests or answers were lost,
+    // or the source keeps this snapshot no more (it took a newer one, or
+    // restarted). Everything asked is asked again, and the source says
+    // which snapshot it serves now (on_root moves the transfer to it).
+    send(Destination::replica(catch_up_source_), wire::CatchUpRequest{last_executed_ + 1, 0, 0});
+    sync_->retry();
+  }
+  sync_bytes_at_retry_ = sync_->stats().bytes;
+  send_sync_requests();
+}
+
+void PaxosReplica::send_sync_requests() {
+  SYNOD_ASSERT(sync_.has_value() && sync_source_ != self_, "a transfer from another replica");
+  for (wire::Message& m : sync_->next_requests()) {
+    std::visit(
+        [&](const auto& request) {
+          using M = std::decay_t<decltype(request)>;
+          if constexpr (std::is_same_v<M, wire::FetchTree> || std::is_same_v<M, wire::FetchLeaves> ||
+                        std::is_same_v<M, wire::FetchValues>) {
+            send(Destination::replica(sync_source_), request);
+          } else {
+            SYNOD_ASSERT(false, "a transfer asks with FETCH-TREE, FETCH-LEAVES and FETCH-VALUES only");
+          }
+        },
+        m);
+  }
+}
+
+void PaxosReplica::after_sync_answer(ReplicaId from, transfer::Outcome outcome) {
+  if (store() == nullptr) return reject(Rejection::invalid);  // a whole state goes in CATCH-UP chunks
+  // The answer was fed to the transfer whoever sent it (it checks every
+  // digest); only the source's answers drive the next requests.
+  if (!sync_ || from != sync_source_) return;
+  if (outcome == transfer::Outcome::bad) {
+    // Not the snapshot's state: no correct replica serves that (crash
+    // faults). Everything is asked again when the retransmission timer
+    // fires, not at once, so a broken peer cannot keep us busy.
+    reject(Rejection::invalid);
+    sync_->retry();
+    return;
+  }
+  if (sync_->done()) return finish_tree_sync();
+  send_sync_requests();
+}
+
+void PaxosReplica::finish_tree_sync() {
+  SYNOD_ASSERT(sync_ && sync_->done(), "a finished transfer");
+  const Slot slot = sync_->seq();
+  const Digest root = sync_->root();
+  sync_.reset();
+  // The client table came with the state: at-most-once goes on from it.
+  auto reloaded = static_cast<StoreState&>(*state_).reload_clients();
+  SYNOD_ASSERT(reloaded.has_value(), "a served state holds a well-formed client table");
+  // The transferred state is our snapshot now, and servable.
+  SYNOD_ASSERT(store()->pin(slot) == root, "the transferred state is the one announced");
+  store()->release_below(slot);
+  last_executed_ = slot;
+  snapshot_slot_ = slot;
+  snapshot_digest_ = root;
+  ++state_transfers_;
+  persist_applied();
+  persist_snapshot();
+  persist_sync();  // the transfer record goes, in the same commit
+  truncate_through(slot);
+  drop_executed_requests();
+  SYNOD_ASSERT(snapshot_slot_ == last_executed_, "the snapshot is our state");
+  // Then the slots chosen after it: those we know, and the rest by catch-up.
+  execute_ready();
+  catch_up_deadline_ = kNever;
+  request_catch_up();
+  if (role_ == Role::candidate) try_lead();  // phase 1 waited for this
+}
+
+void PaxosReplica::on_fetch_tree(ReplicaId from, const wire::FetchTree& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);  // a whole state goes in CATCH-UP chunks
+  if (!store()->pinned(m.seq)) return;  // not (or no longer) ours: the asker's retry learns which is
+  send(Destination::replica(from), transfer::serve_tree(*store(), m));
+}
+
+void PaxosReplica::on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);
+  if (!store()->pinned(m.seq)) return;
+  send(Destination::replica(from), transfer::serve_leaves(*store(), m, config_.snapshot_chunk()));
+}
+
+void PaxosReplica::on_fetch_values(ReplicaId from, const wire::FetchValues& m) {
+  if (store() == nullptr) return reject(Rejection::invalid);
+  if (!store()->pinned(m.seq)) return;
+  send(Destination::replica(from), transfer::serve_values(*store(), m, config_.snapshot_chunk()));
 }
 
 }  // namespace synod::paxos

@@ -9,10 +9,22 @@
 //               and before the leader counts its own accept)
 //   "snap"      the latest snapshot (client table + application) and its
 //               slot; accepted values at or below it are deleted with it
+//               (a whole state's; a store-backed state is the store itself)
+// A store-backed state (core/replicated_state.hpp) keeps instead, in the same
+// commit as the store's writes:
+//   "applied"   the last slot executed on the store (what a restart resumes)
+//   "root"      the latest snapshot's slot and root (the store is pinned
+//               there while the replica runs)
+//   "sync"      while a tree-walk transfer runs: the slot and root of the
+//               snapshot it fetches, and its source; the store is then
+//               partly that state, and a restart finishes the transfer
+//               before it executes anything
 //   "shape"     the cluster parameters all this was written under
 //               (core/durable_shape.hpp), with the first effects
 // Which slots are chosen is not persisted: a restarted replica learns it
-// again from the leader's commit index or by catch-up.
+// again from the leader's commit index or by catch-up. A store-backed one
+// resumes after "applied" and learns only the slots after it.
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -27,6 +39,9 @@ namespace {
 constexpr std::string_view kAcceptedPrefix = "a/";
 constexpr std::string_view kPromisedKey = "promised";
 constexpr std::string_view kSnapshotKey = "snap";
+constexpr std::string_view kAppliedKey = "applied";
+constexpr std::string_view kRootKey = "root";
+constexpr std::string_view kSyncKey = "sync";
 
 Result<void> corrupt(const std::string& what) { return fail(ErrorCode::corrupt, "durable state: " + what); }
 }  // namespace
@@ -59,6 +74,14 @@ void PaxosReplica::erase_accepted(Slot slot) {
 }
 
 void PaxosReplica::persist_snapshot() {
+  if (store() != nullptr) {
+    SYNOD_ASSERT(snapshot_slot_ > 0 && snapshot_.empty() && store()->pinned(snapshot_slot_), "a pinned snapshot");
+    ByteWriter w;
+    w.u64(snapshot_slot_);
+    w.raw(snapshot_digest_);
+    out_->persist.push_back(PersistOp{std::string(kRootKey), w.take()});
+    return;
+  }
   SYNOD_ASSERT(snapshot_slot_ > 0 && !snapshot_.empty(), "a snapshot to persist");
   ByteWriter w;
   w.u64(snapshot_slot_);
@@ -66,8 +89,25 @@ void PaxosReplica::persist_snapshot() {
   out_->persist.push_back(PersistOp{std::string(kSnapshotKey), w.take()});
 }
 
+void PaxosReplica::persist_applied() {
+  SYNOD_ASSERT(store() != nullptr, "a whole state's execution is rebuilt from its snapshot");
+  ByteWriter w;
+  w.u64(last_executed_);
+  out_->persist.push_back(PersistOp{std::string(kAppliedKey), w.take()});
+}
+
+void PaxosReplica::persist_sync() {
+  SYNOD_ASSERT(store() != nullptr, "only a store is transferred by tree walk");
+  if (!sync_) return out_->persist.push_back(PersistOp{std::string(kSyncKey), std::nullopt});
+  ByteWriter w;
+  w.u64(sync_->seq());
+  w.raw(sync_->root());
+  w.u32(sync_source_);
+  out_->persist.push_back(PersistOp{std::string(kSyncKey), w.take()});
+}
+
 Result<void> PaxosReplica::restore(const DurableState& durable) {
-  if (durable.empty()) return {};
+  if (durable.empty() && store() == nullptr) return {};
   for (const auto& [key, value] : durable) {
     if (key == kPromisedKey) {
       ByteReader r(value);
@@ -76,10 +116,16 @@ Result<void> PaxosReplica::restore(const DurableState& durable) {
       if (!round || !replica || !r.at_end() || *replica >= n_) return corrupt("bad promised ballot");
       promised_ = Ballot{*round, *replica};
     } else if (key == kSnapshotKey) {
+      if (store() != nullptr) return corrupt("a whole state's snapshot, and a store-backed application");
       if (auto ok = restore_snapshot(value); !ok) return ok;
+    } else if (key == kAppliedKey || key == kRootKey || key == kSyncKey) {
+      if (store() == nullptr) return corrupt("a store-backed application's " + key + ", and a whole-state application");
     } else if (key != kDurableShapeKey && !key.starts_with(kAcceptedPrefix)) {
       return corrupt("unknown key " + key);
     }
+  }
+  if (store() != nullptr) {
+    if (auto ok = restore_store(durable); !ok) return ok;
   }
   // Accepted values after the promise and the snapshot they are checked against.
   for (auto it = durable.lower_bound(std::string(kAcceptedPrefix));
@@ -99,11 +145,66 @@ Result<void> PaxosReplica::restore_snapshot(const Bytes& record) {
   if (!slot || !snapshot || !r.at_end()) return corrupt("bad snapshot record");
   if (*slot == 0 || *slot % config_.checkpoint_interval != 0) return corrupt("snapshot at a slot that takes none");
   snapshot_.assign(snapshot->begin(), snapshot->end());
-  if (auto ok = restore_checkpoint_snapshot(snapshot_, clients_, app_); !ok) {
+  if (auto ok = whole().restore(snapshot_); !ok) {
     return corrupt("snapshot does not restore: " + ok.error().message);
   }
   snapshot_slot_ = last_executed_ = *slot;
   snapshot_digest_ = crypto_.digest(snapshot_);
+  return {};
+}
+
+// A store-backed state: the store is as the last commit left it, at
+// "applied" (or partly transferred, with "sync").
+Result<void> PaxosReplica::restore_store(const DurableState& durable) {
+  auto find = [&](std::string_view key) -> const Bytes* {
+    auto it = durable.find(std::string(key));
+    return it == durable.end() ? nullptr : &it->second;
+  };
+  Slot applied = 0;
+  if (const Bytes* record = find(kAppliedKey)) {
+    ByteReader r(*record);
+    auto slot = r.u64();
+    if (!slot || !r.at_end()) return corrupt("bad applied record");
+    applied = *slot;
+  }
+  // Every snapshot is taken (or installed) in the commit of its slot's
+  // "applied": the last multiple of K applied.
+  const Slot snapshot = applied - applied % config_.checkpoint_interval;
+  if (const Bytes* record = find(kRootKey)) {
+    ByteReader r(*record);
+    auto slot = r.u64();
+    auto root = r.raw(kDigestBytes);
+    if (!slot || !root || !r.at_end() || *slot == 0) return corrupt("bad snapshot record");
+    if (*slot != snapshot) return corrupt("the snapshot record is not at the last multiple of K applied");
+    std::copy(root->begin(), root->end(), snapshot_digest_.begin());
+  } else if (snapshot > 0) {
+    return corrupt("applied past a snapshot slot, and no snapshot record");
+  }
+  snapshot_slot_ = snapshot;
+  last_executed_ = resumed_at_ = applied;
+  auto& state = static_cast<StoreState&>(*state_);
+  if (auto ok = state.reload_clients(); !ok) return ok;
+  if (const Bytes* record = find(kSyncKey)) {
+    // A transfer was under way: the store is partly its state, so it must
+    // finish before anything executes; the first tick goes on with it.
+    ByteReader r(*record);
+    auto slot = r.u64();
+    auto root = r.raw(kDigestBytes);
+    auto source = r.u32();
+    if (!slot || !root || !source || !r.at_end() || *slot <= applied || *slot % config_.checkpoint_interval != 0 ||
+        *source >= n_ || *source == self_) {
+      return corrupt("bad transfer record");
+    }
+    Digest digest;
+    std::copy(root->begin(), root->end(), digest.begin());
+    sync_.emplace(*store(), *slot, digest, config_.max_snapshot_bytes);
+    sync_source_ = catch_up_source_ = *source;
+    catch_up_target_ = *slot;
+    catch_up_deadline_ = 0;
+  } else if (snapshot > 0 && applied == snapshot) {
+    // The store is exactly the snapshot's state: servable again.
+    if (store()->pin(snapshot) != snapshot_digest_) return corrupt("the store is not the state of its snapshot");
+  }
   return {};
 }
 

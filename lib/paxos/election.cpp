@@ -164,6 +164,9 @@ void PaxosReplica::try_lead() {
     }
   }
   if (chosen_through > last_executed_) return want_catch_up(chosen_through, source);
+  // A store partly transferred is no state to lead from: the transfer
+  // finishes first (finish_tree_sync tries again).
+  if (sync_) return;
   become_leader();
 }
 

@@ -18,6 +18,12 @@
 //  * Batches inside Accept/Promise/CatchUp are not re-authenticated: the
 //    fault model is crash-only, replica messages are signed, and the leader
 //    verified every client signature when the request arrived.
+//  * A store-backed replica (synod/store.hpp) behind by more than the log
+//    gets no snapshot bytes: its source announces the root of the snapshot
+//    it keeps pinned (a CATCH-UP with snapshot_total = 0, wire/messages.hpp),
+//    taken on the source's word like every batch above, and the asker
+//    fetches what differs from that source by tree walk. Nothing executes
+//    while its store is partly transferred, and it does not lead then.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +33,11 @@
 #include "synod/replica.hpp"
 #include "synod/result.hpp"
 #include "synod/state_machine.hpp"
+#include "synod/store.hpp"
+
+namespace synod {
+class StoreBackend;  // core/store_backend.hpp
+}
 
 namespace synod::paxos {
 
@@ -49,5 +60,15 @@ Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, Repli
                                               const Crypto& crypto, StateMachine& app,
                                               const DurableState& durable, std::uint64_t seed,
                                               Bugs bugs = {});
+
+// The same for a store-backed application (synod/store.hpp): its state lives
+// in `backend` (core/store_backend.hpp), which must outlive the replica and
+// hold what this replica's earlier runs committed along with `durable`. A
+// snapshot pins the store (its root is the snapshot's digest), and a lagging
+// replica fetches only what differs by walking the tree of the snapshot its
+// source serves (transfer/state_sync.hpp).
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self,
+                                              const Crypto& crypto, StoreStateMachine& app, StoreBackend& backend,
+                                              const DurableState& durable, std::uint64_t seed, Bugs bugs = {});
 
 }  // namespace synod::paxos

@@ -21,14 +21,14 @@ std::uint64_t replica_seed(std::uint64_t seed, ReplicaId self) {
 
 }  // namespace
 
-PaxosReplica::PaxosReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
-                           std::uint64_t seed, Bugs bugs)
+PaxosReplica::PaxosReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                           std::unique_ptr<ReplicatedState> state, std::uint64_t seed, Bugs bugs)
     : config_(config),
       self_(self),
       n_(config.n()),
       f_(config.f),
       crypto_(crypto),
-      app_(app),
+      state_(std::move(state)),
       bugs_(bugs),
       heartbeat_interval_us_(ms_to_us(config.heartbeat_interval_ms)),
       election_timeout_us_(ms_to_us(config.election_timeout_ms)),
@@ -41,18 +41,39 @@ PaxosReplica::PaxosReplica(const ClusterConfig& config, ReplicaId self, const Cr
   SYNOD_ASSERT(election_timeout_us_ > heartbeat_interval_us_, "a follower waits longer than a heartbeat");
 }
 
-Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
-                                              StateMachine& app, const DurableState& durable, std::uint64_t seed,
-                                              Bugs bugs) {
+namespace {
+
+Result<std::unique_ptr<Replica>> make_paxos(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                            std::unique_ptr<ReplicatedState> state, const DurableState& durable,
+                                            std::uint64_t seed, Bugs bugs) {
   if (auto ok = config.validate(); !ok) return std::unexpected(ok.error());
   if (config.protocol != Protocol::paxos) return fail(ErrorCode::invalid_config, "config protocol is not paxos");
   if (self >= config.n()) {
     return fail(ErrorCode::invalid_argument, "replica id " + std::to_string(self) + " not in config");
   }
-  auto replica = std::make_unique<PaxosReplica>(config, self, crypto, app, seed, bugs);
+  auto replica = std::make_unique<PaxosReplica>(config, self, crypto, std::move(state), seed, bugs);
   if (auto ok = check_durable_shape(config, durable); !ok) return std::unexpected(ok.error());
   if (auto ok = replica->restore(durable); !ok) return std::unexpected(ok.error());
   return std::unique_ptr<Replica>(std::move(replica));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                              StateMachine& app, const DurableState& durable, std::uint64_t seed,
+                                              Bugs bugs) {
+  return make_paxos(config, self, crypto, std::make_unique<WholeState>(app), durable, seed, bugs);
+}
+
+Result<std::unique_ptr<Replica>> make_replica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                              StoreStateMachine& app, StoreBackend& backend,
+                                              const DurableState& durable, std::uint64_t seed, Bugs bugs) {
+  return make_paxos(config, self, crypto, std::make_unique<StoreState>(app, crypto, backend), durable, seed, bugs);
+}
+
+WholeState& PaxosReplica::whole() const {
+  SYNOD_ASSERT(store() == nullptr, "a whole state, not a store");
+  return static_cast<WholeState&>(*state_);
 }
 
 TimeUs PaxosReplica::random_election_timeout_us() {
@@ -142,6 +163,16 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
         else if constexpr (std::is_same_v<M, wire::Heartbeat>) on_heartbeat(from, m);
         else if constexpr (std::is_same_v<M, wire::CatchUpRequest>) on_catch_up_request(from, m);
         else if constexpr (std::is_same_v<M, wire::CatchUp>) on_catch_up(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchTree>) on_fetch_tree(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchLeaves>) on_fetch_leaves(from, m);
+        else if constexpr (std::is_same_v<M, wire::FetchValues>) on_fetch_values(from, m);
+        // Tree-walk answers feed the transfer under way (a late one, none).
+        else if constexpr (std::is_same_v<M, wire::TreeNodes>)
+          after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::LeafEntries>)
+          after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::Values>)
+          after_sync_answer(from, sync_ ? sync_->on_values(m) : transfer::Outcome::progress);
         else reject(Rejection::invalid);  // replies and PBFT messages have no business here
       },
       msg);
@@ -155,7 +186,7 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
 // verified and go on to on_request.
 bool PaxosReplica::screen_request(const wire::Request& req, const Bytes& signature) {
   const RequestScreen screen =
-      screen_client_request(pending_, clients_.last_t(req.client), config_.max_request_bytes, req, signature);
+      screen_client_request(pending_, clients().last_t(req.client), config_.max_request_bytes, req, signature);
   if (screen.verdict == RequestScreen::Verdict::rejected) reject(screen.why);
   return screen.verdict == RequestScreen::Verdict::verify;
 }
@@ -166,13 +197,13 @@ void PaxosReplica::on_request(const wire::Request& req, const Bytes& signature) 
   if (!is_leader()) return send_redirect(req);
   if (req.read_only && holds_lease()) {
     // PROTOCOL.md, leases: a local read at the leader, not ordered.
-    return send_reply(req.client, req.t, true, app_.query(req.op));
+    return send_reply(req.client, req.t, true, state_->query(req.op));
   }
   // Writes, and reads without a lease, go through the log. At-most-once by
   // (client, t), exactly as in PBFT mode.
-  const RequestNo last = clients_.last_t(req.client);
+  const RequestNo last = clients().last_t(req.client);
   if (req.t == 0 || req.t < last) return reject(Rejection::invalid);  // reads skip the screen's t checks
-  if (req.t == last) return send_reply(req.client, req.t, false, clients_.find(req.client)->last_result);
+  if (req.t == last) return send_reply(req.client, req.t, false, clients().find(req.client)->last_result);
   // A retransmission of a request in flight is dropped (duplicate).
   const auto admitted = pending_.add(req.client, req.t, wire::SignedRequest{req, signature}, req.op.size(), now_);
   if (admitted == PendingRequests<wire::SignedRequest>::Admit::over_limit) return reject(Rejection::limit);
@@ -233,7 +264,7 @@ void PaxosReplica::propose(const std::vector<PendingKey>& keys) {
 }
 
 void PaxosReplica::drop_executed_requests() {
-  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients_.last_t(k.first); });
+  pending_.drop_if([&](const PendingKey& k, const auto&) { return k.second <= clients().last_t(k.first); });
 }
 
 void PaxosReplica::drop_pending() {
@@ -324,6 +355,10 @@ void PaxosReplica::invariants() {
   SYNOD_ASSERT(snapshot_slot_ == last_executed_ - last_executed_ % config_.checkpoint_interval,
                "the snapshot is the last multiple of K executed");
   SYNOD_ASSERT(log_.empty() || log_.begin()->first > snapshot_slot_, "the log is truncated at the snapshot");
+  SYNOD_ASSERT(store() != nullptr || (!sync_ && resumed_at_ == 0), "a whole state goes by snapshot bytes");
+  SYNOD_ASSERT(store() == nullptr || snapshot_.empty(), "a store's snapshot is its pin, not bytes");
+  SYNOD_ASSERT(!sync_ || (sync_->seq() > last_executed_ && !is_leader()),
+               "a transfer moves a follower's store forward");
   SYNOD_ASSERT(log_.empty() || log_.rbegin()->first <= kept_slot_max(), "the log is bounded");
   SYNOD_ASSERT(!is_leader() || (next_slot_ > last_executed_ && next_slot_ <= kept_slot_max() + 1),
                "the leader proposes above the executed prefix, inside the window");

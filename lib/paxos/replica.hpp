@@ -9,18 +9,21 @@
 // checkpoint_interval]; the leader starts new slots only up to
 // last_executed_ + window; pending requests by max_pending_per_client per
 // client; votes (promises, accepts, lease grants) one per replica; catch-up
-// answers by a share of max_frame_bytes and by the window.
+// answers by a share of max_frame_bytes and by the window; tree-walk answers
+// (a store-backed state) by snapshot_chunk() and the wire's per-message
+// limits, and a transfer's requests by StateSync's pipeline.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <vector>
 
-#include "core/client_table.hpp"
 #include "core/pending_requests.hpp"
 #include "core/quorum.hpp"
+#include "core/replicated_state.hpp"
 #include "paxos/paxos.hpp"
 #include "paxos/prng.hpp"
+#include "transfer/state_sync.hpp"
 #include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 #include "wire/messages.hpp"
@@ -55,8 +58,8 @@ struct Instance {
 
 class PaxosReplica final : public Replica {
  public:
-  PaxosReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, StateMachine& app,
-               std::uint64_t seed, Bugs bugs);
+  PaxosReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+               std::unique_ptr<ReplicatedState> state, std::uint64_t seed, Bugs bugs);
   Result<void> restore(const DurableState& durable);
 
   void receive(TimeUs now, ByteView frame, Effects& out) override;
@@ -130,6 +133,17 @@ class PaxosReplica final : public Replica {
   void request_catch_up();
   void on_catch_up_request(ReplicaId from, const wire::CatchUpRequest& req);
   void on_catch_up(ReplicaId from, const wire::CatchUp& cu);
+  // ---- a store-backed state: snapshots by pin, catch-up by tree walk (catch_up.cpp)
+  void serve_root(ReplicaId to, wire::CatchUp& cu);
+  void on_root(ReplicaId from, const wire::CatchUp& cu);
+  void begin_tree_sync(Slot slot, const Digest& root, ReplicaId source);
+  void retry_tree_sync();
+  void send_sync_requests();
+  void after_sync_answer(ReplicaId from, transfer::Outcome outcome);
+  void finish_tree_sync();
+  void on_fetch_tree(ReplicaId from, const wire::FetchTree& m);
+  void on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m);
+  void on_fetch_values(ReplicaId from, const wire::FetchValues& m);
 
   // ---- durability (durable.cpp)
   void persist_promised();
@@ -137,6 +151,9 @@ class PaxosReplica final : public Replica {
   void erase_accepted(Slot slot);
   void persist_snapshot();
   Result<void> restore_snapshot(const Bytes& record);
+  void persist_applied();
+  void persist_sync();
+  Result<void> restore_store(const DurableState& durable);
   Result<void> restore_accepted(const std::string& key, const Bytes& record);
 
   // ---- helpers
@@ -166,13 +183,16 @@ class PaxosReplica final : public Replica {
     out_->send.push_back({to, frame_of(m)});
   }
   void invariants();
+  const ClientTable& clients() const { return state_->clients(); }
+  MerkleStore* store() const { return state_->store(); }
+  WholeState& whole() const;
 
   const ClusterConfig config_;
   const ReplicaId self_;
   const std::uint32_t n_;
   const std::uint32_t f_;
   const Crypto& crypto_;
-  StateMachine& app_;
+  const std::unique_ptr<ReplicatedState> state_;  // the client table and the application's state
   const Bugs bugs_;
   const TimeUs heartbeat_interval_us_;
   const TimeUs election_timeout_us_;
@@ -204,7 +224,9 @@ class PaxosReplica final : public Replica {
   std::map<Slot, Instance> log_;
   Slot last_executed_ = 0;
 
-  // Snapshots (the latest is durable) and catch-up.
+  // Snapshots (the latest is durable) and catch-up. A store-backed state's
+  // snapshot is its store pinned at snapshot_slot_ (snapshot_ stays empty),
+  // its digest the store's root.
   Slot snapshot_slot_ = 0;
   Bytes snapshot_;
   Digest snapshot_digest_{};
@@ -217,6 +239,16 @@ class PaxosReplica final : public Replica {
     Bytes bytes;
   };
   std::optional<IncomingSnapshot> incoming_;
+  // A store-backed state's transfer (transfer/state_sync.hpp) toward the
+  // snapshot sync_source_ announced: the store is partly that state while it
+  // runs, so nothing executes and this replica does not lead.
+  std::optional<transfer::StateSync> sync_;
+  ReplicaId sync_source_ = 0;
+  std::uint64_t sync_bytes_at_retry_ = 0;
+  // A store-backed state resumes after a restart at the last slot it
+  // executed ("applied"), above its snapshot: the slots between were chosen,
+  // but their values are not kept, so this replica serves none of them.
+  Slot resumed_at_ = 0;
   std::uint64_t state_transfers_ = 0;
 
   // Leases (PROTOCOL.md, "Leases").
@@ -228,8 +260,7 @@ class PaxosReplica final : public Replica {
   std::uint64_t heartbeat_sequence_ = 0;               // leader: the last heartbeat's sequence number
   TimeUs lease_reads_from_ = kNever;                   // leader: no lease read before (old lease expired)
 
-  // Clients and requests (leader only).
-  ClientTable clients_;
+  // Requests (leader only).
   PendingRequests<wire::SignedRequest> pending_;  // fair batches, bounded per client
 
   // Timers (named; next_deadline() is their minimum).

@@ -303,7 +303,11 @@ struct ChosenEntry {
 // Chosen slots from from_slot on; or a chunk of the snapshot through
 // snapshot_slot (bytes [snapshot_offset, snapshot_offset + snapshot.size())
 // of snapshot_total), with the chosen slots after it in its last chunk.
-// snapshot_slot is 0 when no snapshot is needed.
+// snapshot_slot is 0 when no snapshot is needed. A store-backed replica
+// (synod/store.hpp) sends no snapshot bytes: snapshot_total = 0,
+// snapshot_offset = 0, `snapshot` is the 32-byte Merkle root of the store it
+// keeps pinned at snapshot_slot, and no chosen slots; the asker fetches that
+// state by tree walk (FETCH-TREE below) and then asks for the slots after it.
 struct CatchUp {
   Ballot ballot;
   Slot snapshot_slot = 0;

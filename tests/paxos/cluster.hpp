@@ -1,7 +1,8 @@
 // tests/paxos/cluster.hpp — a scripted Multi-Paxos cluster for unit tests:
-// real OpenSSL signatures, the counter app, a FIFO network the test controls
-// (drop, intercept, deliver), a manual clock, crash and restart from what
-// each replica persisted. Drives the core only through its inputs.
+// real OpenSSL signatures, the counter app (or the store-backed kv example),
+// a FIFO network the test controls (drop, intercept, deliver), a manual
+// clock, crash and restart from what each replica persisted. Drives the core
+// only through its inputs.
 #pragma once
 
 #include <deque>
@@ -14,9 +15,11 @@
 
 #include <doctest/doctest.h>
 
+#include "core/store_backend.hpp"
 #include "paxos/paxos.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/examples/counter.hpp"
+#include "synod/examples/store_kv.hpp"
 #include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
@@ -38,10 +41,15 @@ class PaxosCluster {
  public:
   static constexpr std::uint32_t kClients = 3;
 
+  // A store-backed cluster runs the kv example on a MemoryStore per replica
+  // (committed with the persist ops, crashed with the core); the others the
+  // counter.
+  enum class App { counter, store_kv };
+
   // `configure` may change the config (limits, leases) before the replicas start.
   explicit PaxosCluster(std::uint32_t f = 1, paxos::Bugs bugs = {},
-                        const std::function<void(ClusterConfig&)>& configure = {})
-      : bugs_(bugs) {
+                        const std::function<void(ClusterConfig&)>& configure = {}, App app = App::counter)
+      : app_(app), bugs_(bugs) {
     config.protocol = Protocol::paxos;
     config.f = f;
     config.checkpoint_interval = 4;
@@ -83,6 +91,8 @@ class PaxosCluster {
   struct Node {
     std::unique_ptr<runtime::OpenSslCrypto> crypto;
     examples::Counter app;
+    examples::StoreKv store_app;
+    MemoryStore store;  // App::store_kv: the store's tables, as durable as `disk`
     DurableState disk;
     std::unique_ptr<Replica> core;
     std::vector<ExecutedBatch> executed;
@@ -109,14 +119,18 @@ class PaxosCluster {
   void crash(ReplicaId i) {
     nodes[i]->core.reset();
     nodes[i]->app = examples::Counter{};
+    nodes[i]->store.crash();
     nodes[i]->executed.clear();
   }
   void start(ReplicaId i) {
     // A new seed per start: a restarted replica draws new timeouts.
-    const std::uint64_t seed = 1000 * (i + 1) + nodes[i]->starts++;
-    auto core = paxos::make_replica(config, i, *nodes[i]->crypto, nodes[i]->app, nodes[i]->disk, seed, bugs_);
+    Node& node = *nodes[i];
+    const std::uint64_t seed = 1000 * (i + 1) + node.starts++;
+    auto core = app_ == App::store_kv
+                    ? paxos::make_replica(config, i, *node.crypto, node.store_app, node.store, node.disk, seed, bugs_)
+                    : paxos::make_replica(config, i, *node.crypto, node.app, node.disk, seed, bugs_);
     REQUIRE(core.has_value());
-    nodes[i]->core = std::move(*core);
+    node.core = std::move(*core);
   }
 
   // A client's signed request frame.
@@ -152,6 +166,7 @@ class PaxosCluster {
       if (op.value) nodes[i]->disk[op.key] = *op.value;
       else nodes[i]->disk.erase(op.key);
     }
+    nodes[i]->store.commit();  // one commit with the persist ops
     for (auto& e : fx.executed) nodes[i]->executed.push_back(e);
     for (auto& out : fx.send) {
       std::vector<InFlight> copies;
@@ -285,6 +300,7 @@ class PaxosCluster {
     return std::move(*c);
   }
 
+  App app_;
   paxos::Bugs bugs_;
   std::vector<crypto::PrivateKey> replica_keys_;
   std::map<ClientId, crypto::PrivateKey> client_keys_;
