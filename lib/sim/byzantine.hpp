@@ -23,7 +23,7 @@ class ByzantineReplica : public synod::fault::ByzantineReplica {
   // genesis_keys: the run's store-backed genesis (sim/workload.hpp), or
   // nullopt for the whole-state kv.
   ByzantineReplica(const ClusterConfig& config, ReplicaId self, const Crypto& crypto, std::uint32_t strategies,
-                   Prng prng, std::uint64_t collusion, std::optional<std::uint32_t> genesis_keys);
+                   Prng prng, std::uint64_t collusion, std::optional<std::uint32_t> genesis_keys = std::nullopt);
 };
 
 }  // namespace synod::sim

@@ -345,7 +345,7 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
       ->capture_default_str();
   app.add_option("--app", cli.app,
                  "Application: kv (whole-state snapshots), kv-store (store-backed: Merkle-root checkpoints, "
-                 "transfer by tree walk, pbft only), or drawn (from each pbft seed)")
+                 "transfer by tree walk), or drawn (from each seed)")
       ->check(CLI::IsMember({"kv", "kv-store", "drawn"}))
       ->capture_default_str();
   app.add_option("--faults", cli.faults,
@@ -389,7 +389,6 @@ std::optional<int> parse(int argc, char** argv, Cli& cli, synod::sim::Options& o
   options.f = cli.f;
   if (cli.auth != "drawn") options.authentication = *parse_authentication(cli.auth);
   if (cli.app != "drawn") {
-    if (cli.app == "kv-store" && *protocol == Protocol::paxos) return usage("--app kv-store: pbft only for now");
     options.store_backed = cli.app == "kv-store";
   }
   const auto faults = sim::parse_faults(cli.faults);

@@ -260,13 +260,10 @@ Scenario make_scenario(std::uint64_t seed, const Options& options) {
   // here are hundreds of bytes to a few KB: small chunks make a state
   // transfer take many of them.
   s.config.snapshot_chunk_bytes = pick(prng, {32u, 128u, 1024u, 1u << 20});
-  // Drawn after that, for the same reason (pbft only: paxos's core takes a
-  // whole-state application here).
-  if (!paxos) {
-    const bool drawn = prng.chance(1, 2);
-    s.store_backed = options.store_backed.value_or(drawn);
-    if (s.store_backed) s.genesis_keys = pick(prng, {0u, 64u, 3000u});
-  }
+  // Drawn after that, for the same reason.
+  const bool drawn = prng.chance(1, 2);
+  s.store_backed = options.store_backed.value_or(drawn);
+  if (s.store_backed) s.genesis_keys = pick(prng, {0u, 64u, 3000u});
   SYNOD_ASSERT(s.byzantine.size() == s.n && s.clocks.size() == s.n, "one entry per replica");
   SYNOD_ASSERT(s.faulty_behaviours.size() == s.faulty_clients, "one entry per faulty client");
   return s;

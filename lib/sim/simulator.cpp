@@ -227,13 +227,19 @@ void Simulation::start_replica(ReplicaNode& node) {
   node.app = std::make_unique<examples::KvStore>();
   node.store_app = std::make_unique<examples::StoreKv>();
   ++node.incarnation;
-  auto core = scenario_.config.protocol == Protocol::paxos
-                  ? paxos::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable,
-                                        mix64(seed_ ^ 0x7061786f73ull ^ (node.incarnation << 32)), options_.paxos_bugs)
-              : scenario_.store_backed
-                  ? pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.store_app, node.store,
-                                       node.durable, options_.bugs)
-                  : pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.app, node.durable, options_.bugs);
+  const std::uint64_t paxos_seed = mix64(seed_ ^ 0x7061786f73ull ^ (node.incarnation << 32));
+  Result<std::unique_ptr<Replica>> core;
+  if (scenario_.config.protocol == Protocol::paxos) {
+    core = scenario_.store_backed ? paxos::make_replica(scenario_.config, node.id, *node.crypto, *node.store_app,
+                                                        node.store, node.durable, paxos_seed, options_.paxos_bugs)
+                                  : paxos::make_replica(scenario_.config, node.id, *node.crypto, *node.app,
+                                                        node.durable, paxos_seed, options_.paxos_bugs);
+  } else {
+    core = scenario_.store_backed ? pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.store_app,
+                                                       node.store, node.durable, options_.bugs)
+                                  : pbft::make_replica(scenario_.config, node.id, *node.crypto, *node.app,
+                                                       node.durable, options_.bugs);
+  }
   if (!core) {
     // A correct replica must come back from whatever it persisted.
     simulator_errors_.push_back("replica " + std::to_string(node.id) + " cannot start from its durable state: " +

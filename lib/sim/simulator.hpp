@@ -57,7 +57,7 @@ struct Options {
   std::optional<Authentication> authentication;
   // The application: a whole-state kv (StateMachine) or the store-backed kv
   // (synod/store.hpp: checkpoints are Merkle roots, transfer by tree walk);
-  // default: drawn from the seed (pbft; paxos runs the whole-state kv).
+  // default: drawn from the seed.
   std::optional<bool> store_backed;
   std::uint32_t faults = fault::all;  // fault classes a seed may draw from
   pbft::Bugs bugs;                    // broken variants for honest replicas (pbft)

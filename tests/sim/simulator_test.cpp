@@ -114,7 +114,7 @@ TEST_CASE("options: fault lists and bug names of both protocols") {
   CHECK_FALSE(set_bug("commit-quorum-f1", paxos_bugs).has_value());  // a pbft bug
   CHECK(describe_bugs(paxos_bugs) == "chosen-on-f-accepts,lease-read-without-lease");
   CHECK(bug_names(Protocol::paxos).size() == 4);
-  CHECK(bug_names(Protocol::pbft).size() == 6);
+  CHECK(bug_names(Protocol::pbft).size() == 8);
 }
 
 }  // namespace
