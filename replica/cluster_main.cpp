@@ -544,7 +544,10 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> id;
   auto* up = cli.add_subcommand("up", "start every replica of DIR that is not running");
   up->add_option("DIR", dir)->required();
-  up->add_option("--app", app, "kv, counter or echo (synod-bench's app)")->check(CLI::IsMember({"kv", "counter", "echo"}));
+  up->add_option("--app", app,
+                 "kv, kv-store (kv on synod's durable store in each replica's LMDB environment), "
+                 "counter or echo (synod-bench's app); every replica of a cluster must run the same one")
+      ->check(CLI::IsMember({"kv", "kv-store", "counter", "echo"}));
   up->add_option("--id", id, "only this replica");
   up->add_option("--log-level", log_level, "replica log level");
 

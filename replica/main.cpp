@@ -1,8 +1,8 @@
 // synod-replica — runs one replica of a cluster described by cluster.toml:
 // loads the config and this replica's private key, opens its LMDB data dir,
 // builds the protocol core the config names (pbft or paxos) around a bundled
-// application (kv or counter), and runs the ZeroMQ event loop until SIGTERM
-// or SIGINT. Every error is one line on stderr and a non-zero exit.
+// application (kv, kv-store, counter or echo), and runs the ZeroMQ event loop
+// until SIGTERM or SIGINT. Every error is one line on stderr and a non-zero exit.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -24,12 +24,14 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/transport.hpp"
 #include "runtime/lmdb_storage.hpp"
+#include "runtime/lmdb_store.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/metrics_server.hpp"
 #include "runtime/openssl_crypto.hpp"
 #include "synod/crypto/private_key.hpp"
 #include "synod/examples/counter.hpp"
 #include "synod/examples/kv.hpp"
+#include "synod/examples/store_kv.hpp"
 #include "synod/bench/echo.hpp"
 
 namespace {
@@ -70,6 +72,32 @@ void write_status(const std::filesystem::path& path, const synod::ReplicaStatus&
   std::filesystem::rename(tmp, path, ec);
 }
 
+// DIR/app names the bundled application whose state a data dir holds. A
+// whole-state app keeps its state as checkpoint snapshots in the core's
+// table, kv-store in the store's own tables: started on another app's data
+// dir, a replica would resume at a last-executed number with a state it
+// never executed, and answer from it (a silent divergence). Not fsync'ed: a
+// data dir without the file (lost, or written before it existed) is taken as
+// the current app's, as before.
+std::string recorded_app(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string name;
+  in >> name;
+  return name;  // empty: none recorded
+}
+
+bool record_app(const std::filesystem::path& path, const std::string& name) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << name << "\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,8 +112,11 @@ int main(int argc, char** argv) {
   cli.add_option("--config", config_path, "cluster.toml")->required();
   cli.add_option("--id", id, "this replica's id (0..n-1)")->required();
   cli.add_option("--data", data_dir, "LMDB data dir (default: DIR/data/replica-<id>, DIR = the config's folder)");
-  cli.add_option("--app", app_name, "bundled application: kv, counter or echo (synod-bench's)")
-      ->check(CLI::IsMember({"kv", "counter", "echo"}));
+  cli.add_option("--app", app_name,
+                 "bundled application: kv; kv-store (kv's ops on synod's durable store in this replica's LMDB "
+                 "environment: no entry or size caps, checkpoints cost O(keys changed), a restart resumes from "
+                 "the store); counter; or echo (synod-bench's)")
+      ->check(CLI::IsMember({"kv", "kv-store", "counter", "echo"}));
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cli.add_option("--key", key_path, "private key (default: DIR/keys/replica-<id>.key)");
@@ -131,22 +162,42 @@ int main(int argc, char** argv) {
   if (!storage) return die(storage.error().message);
   auto durable = storage->load();
   if (!durable) return die(durable.error().message);
+  const auto app_path = std::filesystem::path(data_dir) / "app";
+  const std::string recorded = recorded_app(app_path);
+  if (!recorded.empty() && recorded != app_name) {
+    return die("data dir " + data_dir + " holds the state of --app " + recorded + ", not --app " + app_name +
+               " (run it with --app " + recorded + ", or start from an empty data dir)");
+  }
 
+  // A whole-state application (`app`), or kv-store's StoreKv (`store_app`)
+  // over `store`, the store's tables in this replica's LMDB environment.
+  // Declaration order is destruction order reversed: the loop and the core
+  // go before `store`, and `store` before `storage` (runtime/lmdb_store.hpp).
   std::unique_ptr<synod::StateMachine> app;
+  std::unique_ptr<synod::StoreStateMachine> store_app;
+  std::unique_ptr<synod::runtime::LmdbStore> store;
   if (app_name == "kv") {
     app = std::make_unique<synod::examples::KvStore>();
+  } else if (app_name == "kv-store") {
+    auto opened = storage->open_store();
+    if (!opened) return die(opened.error().message);
+    store = std::move(*opened);
+    store_app = std::make_unique<synod::examples::StoreKv>();
   } else if (app_name == "echo") {
     app = std::make_unique<synod::bench::EchoApp>();
   } else {
     app = std::make_unique<synod::examples::Counter>();
   }
   const std::uint64_t seed = std::random_device{}();
-  auto core = synod::runtime::make_core(*config, id, **crypto, *app, *durable, seed, fault);
+  auto core = store_app ? synod::runtime::make_core(*config, id, **crypto, *store_app, *store, *durable, seed, fault)
+                        : synod::runtime::make_core(*config, id, **crypto, *app, *durable, seed, fault);
   if (!core && !fault.mode.empty()) return die("--fault " + fault.mode + ": " + core.error().message);
   if (!core) return die("cannot start the " + std::string(synod::to_string(config->protocol)) +
                         " core from " + data_dir + ": " + core.error().message);
+  if (recorded.empty() && !record_app(app_path, app_name)) return die("cannot write " + app_path.string());
 
   synod::runtime::EventLoopOptions options;
+  options.store = store.get();  // null unless kv-store: its writes commit with the persist ops
   if (config->curve) {
     // DIR/keys/replica-<id>.curve, next to the signing key (mode 0600).
     const auto curve_path = std::filesystem::path(key_path).parent_path() /

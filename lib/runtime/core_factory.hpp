@@ -10,6 +10,11 @@
 #include "synod/replica.hpp"
 #include "synod/result.hpp"
 #include "synod/state_machine.hpp"
+#include "synod/store.hpp"
+
+namespace synod {
+class StoreBackend;  // core/store_backend.hpp
+}
 
 namespace synod::runtime {
 
@@ -18,6 +23,14 @@ namespace synod::runtime {
 // returned core.
 Result<std::unique_ptr<Replica>> make_core(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
                                            StateMachine& app, const DurableState& durable, std::uint64_t seed);
+
+// The same for a store-backed application (synod/store.hpp): its state lives
+// in `backend` (the runtime's is LmdbStorage::open_store()'s LmdbStore), which
+// must outlive the core and hold what this replica's earlier runs committed
+// along with `durable`.
+Result<std::unique_ptr<Replica>> make_core(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                           StoreStateMachine& app, StoreBackend& backend,
+                                           const DurableState& durable, std::uint64_t seed);
 
 // A deliberately faulty replica (`synod-replica --fault MODE`, for
 // fault-injection tests; the modes are lib/fault/faulty_core.hpp's).
@@ -31,6 +44,17 @@ struct FaultInjection {
 // only), is an error naming the mode and the protocol.
 Result<std::unique_ptr<Replica>> make_core(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
                                            StateMachine& app, const DurableState& durable, std::uint64_t seed,
+                                           const FaultInjection& fault);
+
+// A store-backed application with `fault` applied, refused as above. The
+// crash-style modes (silent, slow) wrap the honest store-backed core. The
+// Byzantine modes are refused with an invalid_argument error ("fault
+// injection runs whole-state applications only"): their strategies run an
+// honest inner core that fault::make_byzantine_pbft builds over a
+// StateMachine, with no way to hand it this replica's durable store.
+Result<std::unique_ptr<Replica>> make_core(const ClusterConfig& config, ReplicaId self, const Crypto& crypto,
+                                           StoreStateMachine& app, StoreBackend& backend,
+                                           const DurableState& durable, std::uint64_t seed,
                                            const FaultInjection& fault);
 
 }  // namespace synod::runtime
