@@ -10,10 +10,14 @@
 #include <string>
 
 #include "cluster.hpp"
+#include "store_cluster_helpers.hpp"
 #include "core/merkle_store.hpp"
 #include "synod/examples/kv.hpp"
 
 using namespace synod;
+using synod::test::frames_of;
+using synod::test::genesis;
+using synod::test::value_entries;
 using synod::test::InFlight;
 using synod::test::PaxosCluster;
 namespace kv = synod::examples::kv;
@@ -26,35 +30,6 @@ PaxosCluster store_cluster() { return PaxosCluster(1, {}, {}, PaxosCluster::App:
 void put(PaxosCluster& c, RequestNo t, const std::string& key, const std::string& value) {
   c.client_sends(1, c.request(1, t, kv::encode_put(key, value)), ReplicaId{0});
   c.deliver_all();
-}
-
-// Every replica starts from the same `keys` keys (a genesis state written
-// into each store before its core starts), so a transfer has a large state
-// to compare against and most of it is equal.
-void genesis(PaxosCluster& c, int keys) {
-  for (ReplicaId i = 0; i < c.n(); ++i) {
-    c.crash(i);
-    MerkleStore store(c.crypto_of(i), c.nodes[i]->store);
-    for (int k = 0; k < keys; ++k) {
-      const std::string key = std::string(1, static_cast<char>(MerkleStore::kAppNamespace)) + "g" + std::to_string(k);
-      REQUIRE(store.put(to_bytes(key), to_bytes(std::string(200, 'x') + std::to_string(k))));
-    }
-    store.root();  // folds the leaves into the backend
-    c.nodes[i]->store.commit();
-    c.start(i);
-  }
-}
-
-std::size_t frames_of(const std::vector<InFlight>& seen, wire::MsgType type) {
-  return static_cast<std::size_t>(
-      std::count_if(seen.begin(), seen.end(), [&](const InFlight& m) { return m.type() == type; }));
-}
-
-std::size_t value_entries(const std::vector<InFlight>& seen) {
-  std::size_t n = 0;
-  for (const InFlight& m : seen)
-    if (m.type() == wire::MsgType::values) n += PaxosCluster::decode_as<wire::Values>(m.frame)->values.size();
-  return n;
 }
 
 }  // namespace
