@@ -15,54 +15,6 @@ namespace kv = synod::examples::kv;
 
 namespace {
 
-constexpr std::size_t kOpsPerRun = 600;
-constexpr std::uint64_t kSeeds = 25;
-
-// An encoded op, and the op it means (nullopt: deliberately malformed).
-struct GeneratedOp {
-  Bytes bytes;
-  std::optional<kv::Op> op;
-};
-
-class OpGenerator {
- public:
-  explicit OpGenerator(std::uint64_t seed) : rng_(seed) {}
-
-  GeneratedOp next() {
-    kv::Op op{static_cast<kv::OpKind>(1 + pick(4)), key(), value(), std::nullopt};
-    if (op.kind == kv::OpKind::cas && pick(4) != 0) op.expected = value();
-    if (op.kind == kv::OpKind::get || op.kind == kv::OpKind::del) op.value.clear();
-    Bytes bytes = kv::encode_op(op);
-    if (pick(10) == 0) return GeneratedOp{corrupt(std::move(bytes)), std::nullopt};
-    return GeneratedOp{std::move(bytes), std::move(op)};
-  }
-
-  // Raw engine output modulo n: std::uniform_int_distribution differs across
-  // standard libraries, and a seed should mean the same run everywhere.
-  std::size_t pick(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
-
- private:
-  // A small key and value space, so gets hit, cas matches and dels find keys.
-  std::string key() { return std::string(1, static_cast<char>('a' + pick(6))); }
-  std::string value() {
-    static const char* const kValues[] = {"", "0", "1", "22", "xyz"};
-    return kValues[pick(5)];
-  }
-
-  // Ops are prefix-free, so a cut or an extended op is never valid, and kinds
-  // 0 and 5..255 do not exist.
-  Bytes corrupt(Bytes bytes) {
-    switch (pick(3)) {
-      case 0: bytes.resize(pick(bytes.size())); break;
-      case 1: bytes.push_back(static_cast<std::uint8_t>(pick(256))); break;
-      default: bytes[0] = static_cast<std::uint8_t>(pick(2) == 0 ? 0 : 5 + pick(251)); break;
-    }
-    return bytes;
-  }
-
-  std::mt19937_64 rng_;
-};
-
 // The specification in kv.hpp, written independently of KvStore.
 class Model {
  public:
@@ -89,25 +41,6 @@ class Model {
  private:
   std::map<std::string, std::string> entries_;
 };
-
-std::vector<GeneratedOp> generate(std::uint64_t seed) {
-  OpGenerator gen(seed);
-  std::vector<GeneratedOp> ops;
-  for (std::size_t i = 0; i < kOpsPerRun; ++i) ops.push_back(gen.next());
-  return ops;
-}
-
-// Batch sizes covering `total` ops, drawn from `seed` (1..16 per batch).
-std::vector<std::size_t> random_split(std::size_t total, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::size_t> sizes;
-  for (std::size_t done = 0; done < total;) {
-    const std::size_t size = std::min<std::size_t>(1 + rng() % 16, total - done);
-    sizes.push_back(size);
-    done += size;
-  }
-  return sizes;
-}
 
 // Runs `ops` through execute() in batches of the given sizes; returns every
 // result in order.

@@ -299,69 +299,11 @@ TEST_CASE("store kv: a malformed op in a batch does not disturb its neighbours")
 
 namespace {
 
-constexpr std::size_t kOpsPerRun = 600;
-constexpr std::uint64_t kSeeds = 25;
-
-class OpGenerator {
- public:
-  explicit OpGenerator(std::uint64_t seed) : rng_(seed) {}
-
-  Bytes next() {
-    kv::Op op{static_cast<kv::OpKind>(1 + pick(4)), key(), value(), std::nullopt};
-    if (op.kind == kv::OpKind::cas && pick(4) != 0) op.expected = value();
-    if (op.kind == kv::OpKind::get || op.kind == kv::OpKind::del) op.value.clear();
-    Bytes bytes = kv::encode_op(op);
-    return pick(10) == 0 ? corrupt(std::move(bytes)) : bytes;
-  }
-
-  // Raw engine output modulo n: std::uniform_int_distribution differs across
-  // standard libraries, and a seed should mean the same run everywhere.
-  std::size_t pick(std::size_t n) { return static_cast<std::size_t>(rng_() % n); }
-
- private:
-  // A small key and value space, so gets hit, cas matches and dels find keys;
-  // one key with bytes above 0x7f and one with a NUL.
-  std::string key() {
-    static const char* const kKeys[] = {"a", "b", "c", "ab", "", "\xff"};
-    if (pick(8) == 0) return std::string("n\0l", 3);
-    return kKeys[pick(6)];
-  }
-  std::string value() {
-    static const char* const kValues[] = {"", "0", "1", "22", "xyz"};
-    return kValues[pick(5)];
-  }
-
-  // Ops are prefix-free, so a cut or an extended op is never valid, and kinds
-  // 0 and 5..255 do not exist.
-  Bytes corrupt(Bytes bytes) {
-    switch (pick(3)) {
-      case 0: bytes.resize(pick(bytes.size())); break;
-      case 1: bytes.push_back(static_cast<std::uint8_t>(pick(256))); break;
-      default: bytes[0] = static_cast<std::uint8_t>(pick(2) == 0 ? 0 : 5 + pick(251)); break;
-    }
-    return bytes;
-  }
-
-  std::mt19937_64 rng_;
-};
-
-std::vector<Bytes> generate(std::uint64_t seed) {
-  OpGenerator gen(seed);
-  std::vector<Bytes> ops;
-  for (std::size_t i = 0; i < kOpsPerRun; ++i) ops.push_back(gen.next());
-  return ops;
-}
-
-// Batch sizes covering `total` ops, drawn from `seed` (1..16 per batch).
-std::vector<std::size_t> random_split(std::size_t total, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::size_t> sizes;
-  for (std::size_t done = 0; done < total;) {
-    const std::size_t size = std::min<std::size_t>(1 + rng() % 16, total - done);
-    sizes.push_back(size);
-    done += size;
-  }
-  return sizes;
+// The bytes of generate()'s ops.
+std::vector<Bytes> generate_bytes(std::uint64_t seed) {
+  std::vector<Bytes> out;
+  for (GeneratedOp& op : generate(seed)) out.push_back(std::move(op.bytes));
+  return out;
 }
 
 // Runs ops[first, first + size) through `execute` as one batch.
@@ -389,7 +331,7 @@ KvStore kv_store_holding(const Contents& contents) {
 TEST_CASE("store kv random: every result equals KvStore's for the same ops, and so do the final contents") {
   for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
     CAPTURE(seed);
-    const std::vector<Bytes> ops = generate(seed);
+    const std::vector<Bytes> ops = generate_bytes(seed);
     KvStore reference;
     MapStore store;
     StoreKv store_kv;
@@ -414,8 +356,8 @@ TEST_CASE("store kv random: every result equals KvStore's for the same ops, and 
 TEST_CASE("store kv random: query answers every op exactly like KvStore's query") {
   for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
     CAPTURE(seed);
-    const std::vector<Bytes> ops = generate(seed);
-    const std::vector<Bytes> probes = generate(seed + 1000);
+    const std::vector<Bytes> ops = generate_bytes(seed);
+    const std::vector<Bytes> probes = generate_bytes(seed + 1000);
     KvStore reference;
     MapStore store;
     StoreKv store_kv;
@@ -433,7 +375,7 @@ TEST_CASE("store kv random: query answers every op exactly like KvStore's query"
 TEST_CASE("store kv random: results and contents do not depend on the batch split") {
   for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
     CAPTURE(seed);
-    const std::vector<Bytes> ops = generate(seed);
+    const std::vector<Bytes> ops = generate_bytes(seed);
     MapStore a, b;
     std::vector<Bytes> one_batch = run_batch(ops, 0, ops.size(), [&](auto batch) { return StoreKv().execute(batch, a); });
     std::vector<Bytes> split;
