@@ -13,6 +13,13 @@
 // (gnuplot): p50 latency against throughput, one line per configuration.
 // Every process it starts is stopped by pid (SIGTERM, then SIGKILL) on every
 // exit path, including SIGINT/SIGTERM.
+// --app kv-store runs the store-backed kv (ops: kv puts to keys "b<i>");
+// --state-bytes LIST (with it) gives every replica's store the same genesis
+// state before it starts (bench/state_prefill.hpp), runs the sweep on it, then
+// reports RSS, the loop's longest pauses (synod_loop_max_iteration_us), the
+// catch-up of a follower killed -9 while ~1% of the keys change, a whole
+// transfer to a wiped follower against the loopback bandwidth, and the
+// restart time (BENCHMARKS.md, "State of any size").
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -52,6 +59,10 @@
 #include "synod/bench/echo.hpp"
 #include "synod/client.hpp"
 #include "synod/crypto/private_key.hpp"
+#include "synod/examples/kv.hpp"
+#include "runtime/lmdb_storage.hpp"
+#include "runtime/openssl_crypto.hpp"
+#include "state_prefill.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -93,6 +104,29 @@ struct Processes {
   std::vector<pid_t> pids;
 
   pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+    const pid_t pid = fork_exec(argv, log);
+    pids.push_back(pid);
+    return pid;
+  }
+
+  // Starts argv again in slot `index` (its earlier process is gone).
+  pid_t respawn(std::size_t index, const std::vector<std::string>& argv, const fs::path& log) {
+    const pid_t pid = fork_exec(argv, log);
+    pids.at(index) = pid;
+    return pid;
+  }
+
+  // kill -9 the process in slot `index` and reap it.
+  void kill_hard(std::size_t index) {
+    const pid_t pid = pids.at(index);
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pids[index] = -1;
+  }
+
+  static pid_t fork_exec(const std::vector<std::string>& argv, const fs::path& log) {
     const pid_t pid = ::fork();
     if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
     if (pid == 0) {
@@ -110,7 +144,6 @@ struct Processes {
       std::fprintf(stderr, "synod-bench: cannot exec %s: %s\n", args[0], std::strerror(errno));
       ::_exit(127);
     }
-    pids.push_back(pid);
     return pid;
   }
 
@@ -177,6 +210,31 @@ std::size_t parse_size(const std::string& text) {
   return static_cast<std::size_t>(value);
 }
 
+// A byte count with an optional binary suffix: 0, 4096, 64K, 64M, 1G.
+std::uint64_t parse_bytes(const std::string& text) {
+  std::size_t pos = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &pos);
+  } catch (...) {
+    fail("bad byte count '" + text + "' (e.g. 0, 64M, 1G)");
+  }
+  const std::string suffix = text.substr(pos);
+  if (suffix == "K" || suffix == "k") value <<= 10;
+  else if (suffix == "M" || suffix == "m") value <<= 20;
+  else if (suffix == "G" || suffix == "g") value <<= 30;
+  else if (!suffix.empty()) fail("bad byte count '" + text + "' (e.g. 0, 64M, 1G)");
+  if (value > (std::uint64_t{64} << 30)) fail("--state-bytes " + text + " is over 64G");
+  return value;
+}
+
+std::string bytes_label(std::uint64_t v) {
+  if (v >= (1u << 30) && v % (1u << 30) == 0) return std::to_string(v >> 30) + "G";
+  if (v >= (1u << 20) && v % (1u << 20) == 0) return std::to_string(v >> 20) + "M";
+  if (v >= (1u << 10) && v % (1u << 10) == 0) return std::to_string(v >> 10) + "K";
+  return std::to_string(v);
+}
+
 Payload parse_payload(const std::string& text) {
   const auto slash = text.find('/');
   if (slash == std::string::npos) fail("bad payload '" + text + "' (REQUEST/REPLY, e.g. 128/128 or 1K/1K)");
@@ -189,9 +247,14 @@ struct Configuration {
   std::uint32_t n = 0;
   Payload payload;
   std::string auth = "signatures";  // or macs (ClusterConfig::authentication)
+  std::string app = "echo";         // or kv-store: kv puts of payload.request bytes to keys "b<i>"
+  std::optional<std::uint64_t> state_bytes;  // --state-bytes: the genesis state's size
   std::string label() const {
     const std::string head = mode == "unreplicated" ? mode : mode + " f=" + std::to_string(f);
-    return head + (auth == "macs" ? " mac " : " ") + payload.label;
+    std::string tail;
+    if (app != "echo") tail += " " + app;
+    if (state_bytes) tail += " s=" + bytes_label(*state_bytes);
+    return head + (auth == "macs" ? " mac " : " ") + payload.label + tail;
   }
 };
 
@@ -206,6 +269,10 @@ struct Point {
   std::optional<double> batch_size;
   std::optional<double> server_cpu_us_per_op;
   double client_cpu_us_per_op = 0;
+  // The longest event-loop iteration and core input of any replica during
+  // the measured seconds (synod_loop_max_iteration_us, _input_us).
+  std::optional<double> max_iteration_us;
+  std::optional<double> max_input_us;
 };
 
 // ---------------------------------------------------------------- metrics
@@ -243,6 +310,8 @@ struct Cluster {
   synod::ClusterConfig config;
   std::vector<pid_t> server_pids;              // empty for --config clusters
   std::optional<std::uint16_t> metrics_port;   // of the first server
+  std::vector<std::uint16_t> metrics_ports;    // of every server it started
+  std::vector<std::vector<std::string>> argv;  // of every server it started (restarts)
   Processes processes;
   std::vector<fs::path> logs;
 };
@@ -266,9 +335,38 @@ synod::ClusterConfig load_config(const fs::path& path) {
   return *config;
 }
 
-// A fresh cluster in dir: init + start the servers.
+// The LMDB map size (synod-replica --map-mib) for a genesis state of
+// state_bytes: three times the state (its LMDB pages, the Merkle index, and
+// room for copy-on-write), at least the default.
+std::size_t map_mib_for(std::uint64_t state_bytes) {
+  return std::max<std::size_t>(synod::runtime::kDefaultMapBytes >> 20, static_cast<std::size_t>(3 * (state_bytes >> 20) + 256));
+}
+
+// --state-bytes: the genesis state written into replica 0's data dir, its
+// data.mdb then copied into every other replica's (the same bytes
+// everywhere), before any replica starts.
+synod::bench::PrefillResult prefill(const Cluster& cluster, std::uint64_t state_bytes) {
+  const fs::path key_path = cluster.dir / "keys" / "replica-0.key";
+  auto key = synod::crypto::PrivateKey::load_pem_file(key_path);
+  if (!key) fail("replica key " + key_path.string() + ": " + key.error().message);
+  // The replicas' own Crypto: its digest (SHA-256) is the Merkle tree's.
+  auto crypto = synod::runtime::OpenSslCrypto::from_config(cluster.config, std::move(*key));
+  if (!crypto) fail(crypto.error().message);
+  const fs::path first = cluster.dir / "data" / "replica-0";
+  auto result = synod::bench::prefill_store(first, map_mib_for(state_bytes) << 20, **crypto, state_bytes);
+  if (!result) fail("prefill " + first.string() + ": " + result.error().message);
+  for (std::uint32_t i = 1; i < cluster.config.n(); ++i) {
+    const fs::path dir = cluster.dir / "data" / ("replica-" + std::to_string(i));
+    fs::create_directories(dir);
+    fs::copy_file(first / "data.mdb", dir / "data.mdb", fs::copy_options::overwrite_existing);
+  }
+  return *result;
+}
+
+// A fresh cluster in dir: init + start the servers (after the genesis
+// state, with c.state_bytes).
 void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients, const std::string& log_level,
-                   bool fsync) {
+                   bool fsync, std::optional<synod::bench::PrefillResult>* prefilled = nullptr) {
   const fs::path bin = self_dir();
   fs::create_directories(cluster.dir / "logs");
   const std::string protocol = c.mode == "unreplicated" ? "paxos" : c.mode;
@@ -280,6 +378,7 @@ void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients
   run_tool(init, cluster.dir / "logs" / "init.log");
   const fs::path config_path = cluster.dir / "cluster.toml";
   cluster.config = load_config(config_path);
+  if (c.state_bytes && *c.state_bytes > 0 && prefilled != nullptr) *prefilled = prefill(cluster, *c.state_bytes);
   const std::uint32_t servers = c.mode == "unreplicated" ? 1 : cluster.config.n();
   const auto free = synod::runtime::free_loopback_ports(servers);
   if (!free) fail(free.error().message);
@@ -293,12 +392,18 @@ void start_cluster(Cluster& cluster, const Configuration& c, std::size_t clients
     } else {
       argv = {(bin / "synod-replica").string(), "--config", config_path.string(), "--id", std::to_string(i)};
     }
-    for (const std::string& a : {std::string("--app"), std::string("echo"), std::string("--log-level"), log_level,
+    for (const std::string& a : {std::string("--app"), c.app, std::string("--log-level"), log_level,
                                  std::string("--metrics-port"), std::to_string(ports[i])}) {
       argv.push_back(a);
     }
+    if (c.mode != "unreplicated" && c.app == "kv-store") {
+      argv.push_back("--map-mib");
+      argv.push_back(std::to_string(map_mib_for(c.state_bytes.value_or(0))));
+    }
     cluster.server_pids.push_back(cluster.processes.spawn(argv, log));
     cluster.logs.push_back(log);
+    cluster.metrics_ports.push_back(ports[i]);
+    cluster.argv.push_back(argv);
   }
 }
 
@@ -318,19 +423,47 @@ std::vector<synod::ClientIdentity> load_identities(const Cluster& cluster, std::
   return ids;
 }
 
-// Waits until the cluster executes a request (leader elected, sockets up).
-void wait_ready(Cluster& cluster, std::chrono::seconds bound) {
-  auto ids = load_identities(cluster, 1);
+// A synchronous client with the config's client number `index` (0-based).
+std::unique_ptr<synod::Client> connect_client(const Cluster& cluster, std::size_t index,
+                                              std::chrono::milliseconds timeout) {
+  if (index >= cluster.config.clients.size()) fail("the config has too few clients");
+  const synod::ClientId id = cluster.config.clients[index].id;
+  const fs::path path = cluster.dir / "keys" / ("client-" + std::to_string(id) + ".key");
+  auto key = synod::crypto::PrivateKey::load_pem_file(path);
+  if (!key) fail("client key " + path.string() + ": " + key.error().message);
   synod::ClientOptions options;
-  options.timeout = 2s;
-  auto client = synod::Client::connect(cluster.config, ids[0].id, std::move(ids[0].key), options);
+  options.timeout = timeout;
+  auto client = synod::Client::connect(cluster.config, id, std::move(*key), options);
   if (!client) fail(client.error().message);
+  return std::move(*client);
+}
+
+// The op a closed loop sends: the echo app's, or for kv-store a kv put of
+// payload.request bytes to key "b<loop>".
+synod::Bytes make_op(const Configuration& c, std::size_t loop) {
+  if (c.app == "kv-store") return synod::examples::kv::encode_put("b" + std::to_string(loop), std::string(c.payload.request, 'v'));
+  return synod::bench::make_echo_op(c.payload.request, c.payload.reply);
+}
+
+// Whether a result is the one that op gets: the echo app's reply size, or a
+// kv ok.
+[[gnu::noinline]] bool reply_ok(const Configuration& c, const synod::Result<synod::Bytes>& result) {
+  if (!result.has_value()) return false;
+  if (c.app != "kv-store") return result.value().size() == c.payload.reply;
+  auto decoded = synod::examples::kv::decode_result(synod::ByteView(result.value().data(), result.value().size()));
+  return decoded && decoded->status == synod::examples::kv::KvResult::Status::ok;
+}
+
+// Waits until the cluster executes a request (leader elected, sockets up).
+void wait_ready(Cluster& cluster, std::chrono::seconds bound, const std::string& app = "echo") {
+  auto client = connect_client(cluster, 0, 2s);
   const auto deadline = Clock::now() + bound;
-  const synod::Bytes op = synod::bench::make_echo_op(0, 0);
+  const synod::Bytes op =
+      app == "kv-store" ? synod::examples::kv::encode_get("b0") : synod::bench::make_echo_op(0, 0);
   while (true) {
     if (g_interrupted) fail("interrupted");
     cluster.processes.check_alive(cluster.logs);
-    if ((*client)->invoke(synod::ByteView(op.data(), op.size()))) return;
+    if (client->invoke(synod::ByteView(op.data(), op.size()))) return;
     if (Clock::now() > deadline) fail("the cluster did not answer within " + std::to_string(bound.count()) + " s");
   }
 }
@@ -341,21 +474,14 @@ double percentile(const std::vector<double>& sorted, double q) {
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
-// The size of an accepted reply; none for an error. Not inlined: inlined
-// into the completion below, g++ 12 warns (wrongly) that the Result's vector
-// may be used uninitialised.
-[[gnu::noinline]] std::optional<std::size_t> reply_size(const synod::Result<synod::Bytes>& result) {
-  if (!result.has_value()) return std::nullopt;
-  return result.value().size();
-}
-
 Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding, double warmup_s, double duration_s) {
   auto ids = load_identities(cluster, outstanding);
   synod::AsyncClientOptions options;
   options.timeout = 10s;
   auto client = synod::AsyncClient::connect(cluster.config, std::move(ids), options);
   if (!client) fail(client.error().message);
-  const synod::Bytes op = synod::bench::make_echo_op(c.payload.request, c.payload.reply);
+  std::vector<synod::Bytes> ops;  // one per loop
+  for (std::size_t i = 0; i < outstanding; ++i) ops.push_back(make_op(c, i));
 
   // `outstanding` closed loops, each a chain of completions on the client's
   // I/O thread: a request completes and the next one is submitted at once,
@@ -370,16 +496,16 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   std::condition_variable ended_cv;
   std::size_t running = outstanding;  // guarded by ended_mutex
   std::vector<std::function<void()>> loops(outstanding);  // each submits its next request
-  for (auto& next : loops) {
-    next = [&] {
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    loops[i] = [&, i] {
       const auto start = Clock::now();
-      (*client)->submit(synod::Bytes(op), [&, start](synod::Result<synod::Bytes> result) {
-        const bool ok = reply_size(result) == c.payload.reply;
+      (*client)->submit(synod::Bytes(ops[i]), [&, i, start](synod::Result<synod::Bytes> result) {
+        const bool ok = reply_ok(c, result);
         if (!ok) ++errors;
         if (ok && measuring.load(std::memory_order_relaxed))
           all.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
         if (ok && !stop.load(std::memory_order_relaxed)) {
-          next();
+          loops[i]();
           return;
         }
         const std::lock_guard lock(ended_mutex);
@@ -396,6 +522,9 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
 
   std::optional<std::string> metrics_before;
   if (cluster.metrics_port) metrics_before = scrape("127.0.0.1", *cluster.metrics_port);
+  // Every other server too: a scrape starts a new window of the loop's
+  // per-scrape maxima (synod_loop_max_iteration_us), read after the point.
+  for (std::size_t i = 1; i < cluster.metrics_ports.size(); ++i) scrape("127.0.0.1", cluster.metrics_ports[i]);
   std::vector<std::optional<double>> cpu_before;
   for (pid_t pid : cluster.server_pids) cpu_before.push_back(cpu_seconds(pid));
   const auto client_cpu_before = cpu_seconds(0);
@@ -409,6 +538,13 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   for (pid_t pid : cluster.server_pids) cpu_after.push_back(cpu_seconds(pid));
   std::optional<std::string> metrics_after;
   if (cluster.metrics_port) metrics_after = scrape("127.0.0.1", *cluster.metrics_port);
+  std::optional<double> max_iteration_us, max_input_us;
+  for (std::size_t i = 0; i < cluster.metrics_ports.size(); ++i) {
+    const auto text = i == 0 ? metrics_after : scrape("127.0.0.1", cluster.metrics_ports[i]);
+    if (!text) continue;
+    if (auto v = metric_value(*text, "synod_loop_max_iteration_us")) max_iteration_us = std::max(max_iteration_us.value_or(0), *v);
+    if (auto v = metric_value(*text, "synod_loop_max_input_us")) max_input_us = std::max(max_input_us.value_or(0), *v);
+  }
   stop = true;
   {
     // Each loop ends with its request (bounded by the client timeout).
@@ -421,6 +557,8 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   p.config = c;
   p.outstanding = outstanding;
   p.errors = errors;
+  p.max_iteration_us = max_iteration_us;
+  p.max_input_us = max_input_us;
   std::sort(all.begin(), all.end());
   p.ops = all.size();
   p.seconds = std::chrono::duration<double>(t1 - t0).count();
@@ -452,6 +590,251 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
     p.client_cpu_us_per_op = (*client_cpu_after - *client_cpu_before) * 1e6 / static_cast<double>(p.ops);
   }
   return p;
+}
+
+// ---------------------------------------------------------------- state of any size
+
+// What --state-bytes measures besides the sweep, per configuration.
+struct StateReport {
+  Configuration config;  // payload: the sweep's first
+  std::uint64_t state_bytes = 0;
+  std::uint64_t keys = 0;
+  double prefill_s = 0;
+  std::string root;  // the genesis state's Merkle root (hex)
+  double best_ops_per_sec = 0;
+  std::optional<double> max_iteration_us, max_input_us;  // over the sweep's points, all replicas
+  std::uint64_t rss_max_bytes = 0;                       // VmRSS, the largest replica, after the sweep
+  std::uint64_t rss_anon_max_bytes = 0;                  // RssAnon of the same
+  std::uint64_t data_file_bytes = 0;                     // replica 0's data.mdb
+  // Catch-up: a follower killed, ~1% of the keys updated, restarted.
+  std::uint32_t catch_up_replica = 0;
+  std::uint64_t catch_up_updates = 0;
+  std::optional<double> catch_up_s;
+  std::uint64_t catch_up_transfer_bytes = 0;  // TREE-NODES, LEAF-ENTRIES, VALUES received
+  std::uint64_t catch_up_other_bytes = 0;     // STATE-SNAPSHOT, COMMITTED-BATCHES, CATCH-UP received
+  std::uint64_t catch_up_all_bytes = 0;       // every frame received since the restart (retransmissions too)
+  // Whole transfer: the same follower's data dir wiped, restarted.
+  std::optional<double> full_s;
+  std::uint64_t full_transfer_bytes = 0;
+  std::uint64_t full_other_bytes = 0;
+  std::optional<double> full_serving_max_iteration_us;  // the other replicas' longest iteration meanwhile
+  // Restart: the full follower killed -9, time until it answers with its last_executed.
+  std::optional<double> restart_s;
+};
+
+// Bytes of a "Name:   N kB" line of /proc/PID/status.
+std::uint64_t proc_status_bytes(pid_t pid, const std::string& name) {
+  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with(name + ":")) continue;
+    std::istringstream fields(line.substr(name.size() + 1));
+    std::uint64_t kb = 0;
+    fields >> kb;
+    return kb * 1024;
+  }
+  return 0;
+}
+
+std::vector<synod::ReplicaReport> status_of(synod::Client& client, std::chrono::milliseconds timeout) {
+  auto reports = client.status(timeout);
+  return reports ? *reports : std::vector<synod::ReplicaReport>{};
+}
+
+const synod::ReplicaReport* report_of(const std::vector<synod::ReplicaReport>& reports, std::uint32_t id) {
+  for (const auto& r : reports) {
+    if (r.id == id && r.reachable) return &r;
+  }
+  return nullptr;
+}
+
+// Kv puts to one key, a few hundred a second, from a thread of its own while
+// alive: the checkpoints a restarted replica catches up to keep coming.
+class Trickle {
+ public:
+  Trickle(const Cluster& cluster, std::size_t client_index) : client_(connect_client(cluster, client_index, 2s)) {
+    thread_ = std::thread([this] {
+      const synod::Bytes op = synod::examples::kv::encode_put("b-trickle", "t");
+      while (!stop_.load() && !g_interrupted) {
+        (void)client_->invoke(synod::ByteView(op.data(), op.size()));
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+  }
+  ~Trickle() {
+    stop_ = true;
+    thread_.join();
+  }
+  Trickle(const Trickle&) = delete;
+  Trickle& operator=(const Trickle&) = delete;
+
+ private:
+  std::unique_ptr<synod::Client> client_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Seconds from `since` until replica `id` has executed at least
+// `min_executed` and reports the stable checkpoint and state digest another
+// replica reports; nullopt after `bound`.
+std::optional<double> wait_caught_up(Cluster& cluster, synod::Client& status_client, std::uint32_t id,
+                                     synod::Seq min_executed, Clock::time_point since, std::chrono::seconds bound) {
+  while (Clock::now() - since < bound) {
+    if (g_interrupted) fail("interrupted");
+    cluster.processes.check_alive(cluster.logs);
+    const auto reports = status_of(status_client, 300ms);
+    const auto now = Clock::now();
+    const synod::ReplicaReport* me = report_of(reports, id);
+    if (me != nullptr && me->last_executed >= min_executed && me->stable_checkpoint > 0) {
+      for (const auto& r : reports) {
+        if (r.reachable && r.id != id && r.stable_checkpoint == me->stable_checkpoint &&
+            r.state_digest == me->state_digest) {
+          return std::chrono::duration<double>(now - since).count();
+        }
+      }
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+// The highest last_executed any replica but `id` reports.
+synod::Seq others_executed(synod::Client& status_client, std::uint32_t id) {
+  synod::Seq most = 0;
+  for (const auto& r : status_of(status_client, 1s)) {
+    if (r.reachable && r.id != id) most = std::max(most, r.last_executed);
+  }
+  return most;
+}
+
+// ~1% of the genesis keys (every 100th; with no genesis state, 100 puts to
+// keys "b<i>") updated through `loops` closed loops; returns the updates made.
+std::uint64_t update_keys(Cluster& cluster, std::uint64_t genesis_keys, std::size_t loops_n) {
+  auto ids = load_identities(cluster, loops_n);
+  synod::AsyncClientOptions options;
+  options.timeout = 10s;
+  auto client = synod::AsyncClient::connect(cluster.config, std::move(ids), options);
+  if (!client) fail(client.error().message);
+  const std::uint64_t count = genesis_keys >= 100 ? genesis_keys / 100 : 100;
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::mutex ended_mutex;
+  std::condition_variable ended_cv;
+  std::size_t running = loops_n;
+  std::vector<std::function<void()>> loops(loops_n);
+  for (auto& loop : loops) {
+    loop = [&] {
+      const std::uint64_t j = next.fetch_add(1);
+      if (j >= count || g_interrupted) {
+        const std::lock_guard lock(ended_mutex);
+        if (--running == 0) ended_cv.notify_all();
+        return;
+      }
+      const std::uint64_t key = genesis_keys >= 100 ? j * 100 : j;
+      synod::Bytes op = genesis_keys >= 100
+                            ? synod::examples::kv::encode_put(synod::bench::state_key(key), synod::bench::state_value(key, true))
+                            : synod::examples::kv::encode_put("b" + std::to_string(key), "update");
+      (*client)->submit(std::move(op), [&](synod::Result<synod::Bytes> result) {
+        if (!result) ++errors;
+        loop();
+      });
+    };
+  }
+  for (auto& loop : loops) loop();
+  {
+    std::unique_lock lock(ended_mutex);
+    ended_cv.wait(lock, [&] { return running == 0; });
+  }
+  if (errors > 0) std::fprintf(stderr, "synod-bench: %llu of %llu updates failed\n",
+                               static_cast<unsigned long long>(errors.load()), static_cast<unsigned long long>(count));
+  return count;
+}
+
+std::uint64_t scraped(const Cluster& cluster, std::uint32_t id, const std::string& name) {
+  const auto text = scrape("127.0.0.1", cluster.metrics_ports.at(id));
+  if (!text) return 0;
+  return static_cast<std::uint64_t>(metric_value(*text, name).value_or(0));
+}
+
+void restart_server(Cluster& cluster, std::uint32_t id) {
+  cluster.server_pids.at(id) = cluster.processes.respawn(id, cluster.argv.at(id), cluster.logs.at(id));
+}
+
+void measure_state(Cluster& cluster, StateReport& report, std::size_t first_free_client) {
+  const std::uint32_t n = cluster.config.n();
+  for (pid_t pid : cluster.server_pids) {
+    report.rss_max_bytes = std::max(report.rss_max_bytes, proc_status_bytes(pid, "VmRSS"));
+    report.rss_anon_max_bytes = std::max(report.rss_anon_max_bytes, proc_status_bytes(pid, "RssAnon"));
+  }
+  std::error_code ec;
+  report.data_file_bytes = fs::file_size(cluster.dir / "data" / "replica-0" / "data.mdb", ec);
+  auto status_client = connect_client(cluster, first_free_client, 1s);
+  // The victim: the highest id that is not the primary/leader.
+  const auto reports = status_of(*status_client, 1s);
+  std::optional<std::uint32_t> leader;
+  for (const auto& r : reports) {
+    if (r.reachable && r.is_leader) leader = r.id;
+  }
+  std::uint32_t victim = n - 1;
+  if (leader && *leader == victim) victim = n - 2;
+  report.catch_up_replica = victim;
+
+  // 1. Catch-up after missing ~1% of the keys' updates.
+  cluster.processes.kill_hard(victim);
+  report.catch_up_updates = update_keys(cluster, report.keys, 16);
+  {
+    const synod::Seq target = others_executed(*status_client, victim);
+    Trickle trickle(cluster, first_free_client + 1);
+    const auto since = Clock::now();
+    restart_server(cluster, victim);
+    report.catch_up_s = wait_caught_up(cluster, *status_client, victim, target, since, 180s);
+  }
+  report.catch_up_transfer_bytes = scraped(cluster, victim, "synod_state_transfer_bytes_received_total");
+  report.catch_up_other_bytes = scraped(cluster, victim, "synod_catch_up_bytes_received_total");
+  report.catch_up_all_bytes = scraped(cluster, victim, "synod_bytes_received_total");
+
+  // 2. A whole transfer into a wiped data dir.
+  cluster.processes.kill_hard(victim);
+  fs::remove_all(cluster.dir / "data" / ("replica-" + std::to_string(victim)));
+  {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (i != victim) scrape("127.0.0.1", cluster.metrics_ports[i]);  // a new window of pauses
+    }
+    Trickle trickle(cluster, first_free_client + 1);
+    const synod::Seq target = others_executed(*status_client, victim);
+    const auto since = Clock::now();
+    restart_server(cluster, victim);
+    report.full_s = wait_caught_up(cluster, *status_client, victim, target, since, 600s);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (i == victim) continue;
+      if (const auto text = scrape("127.0.0.1", cluster.metrics_ports[i])) {
+        if (auto v = metric_value(*text, "synod_loop_max_iteration_us")) {
+          report.full_serving_max_iteration_us = std::max(report.full_serving_max_iteration_us.value_or(0), *v);
+        }
+      }
+    }
+  }
+  report.full_transfer_bytes = scraped(cluster, victim, "synod_state_transfer_bytes_received_total");
+  report.full_other_bytes = scraped(cluster, victim, "synod_catch_up_bytes_received_total");
+
+  // 3. Restart with the whole state: until it answers status with its last_executed.
+  std::this_thread::sleep_for(300ms);
+  synod::Seq executed = 0;
+  const auto before = status_of(*status_client, 1s);
+  if (const auto* me = report_of(before, victim)) executed = me->last_executed;
+  cluster.processes.kill_hard(victim);
+  const auto since = Clock::now();
+  restart_server(cluster, victim);
+  while (Clock::now() - since < 60s && !g_interrupted) {
+    cluster.processes.check_alive(cluster.logs);
+    const auto now = status_of(*status_client, 100ms);
+    const auto* me = report_of(now, victim);
+    if (me != nullptr && me->last_executed >= executed) {
+      report.restart_s = std::chrono::duration<double>(Clock::now() - since).count();
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
 }
 
 // ---------------------------------------------------------------- output
@@ -652,7 +1035,8 @@ void print_latency_floors(const std::vector<Point>& points, MachineSpeed speed) 
   }
 }
 
-std::string to_json(const std::vector<Point>& points, const std::string& command, MachineSpeed speed) {
+std::string to_json(const std::vector<Point>& points, const std::string& command, MachineSpeed speed,
+                    const std::vector<StateReport>& states, std::optional<double> loopback_mb_per_s) {
   std::ostringstream out;
   out << "{\"command\":\"" << json_escape(command) << "\",\"cpus\":" << std::thread::hardware_concurrency()
       << ",\"sign_us\":" << fixed(speed.sign_us, 2) << ",\"verify_us\":" << fixed(speed.verify_us, 2)
@@ -671,10 +1055,67 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
         << ",\"server_cpu_us_per_op\":" << optional_json(p.server_cpu_us_per_op, 2)
         << ",\"client_cpu_us_per_op\":" << fixed(p.client_cpu_us_per_op, 2)
         << ",\"verify_rate_ceiling_ops_per_sec\":" << fixed(ceiling_ops_per_sec(p.config, speed), 1)
-        << ",\"latency_floor_us\":" << fixed(latency_floor_us(p.config, speed), 1) << "}";
+        << ",\"latency_floor_us\":" << fixed(latency_floor_us(p.config, speed), 1) << ",\"app\":\"" << p.config.app
+        << "\",\"state_bytes\":" << (p.config.state_bytes ? std::to_string(*p.config.state_bytes) : "null")
+        << ",\"max_iteration_us\":" << optional_json(p.max_iteration_us, 0)
+        << ",\"max_input_us\":" << optional_json(p.max_input_us, 0) << "}";
   }
-  out << "\n]}\n";
+  out << "\n]";
+  if (loopback_mb_per_s) out << ",\"loopback_mb_per_s\":" << fixed(*loopback_mb_per_s, 1);
+  if (!states.empty()) {
+    out << ",\"state\":[";
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      const StateReport& r = states[i];
+      auto mbps = [](std::uint64_t bytes, const std::optional<double>& s) -> std::optional<double> {
+        if (!s || *s <= 0) return std::nullopt;
+        return static_cast<double>(bytes) / *s / 1e6;
+      };
+      out << (i ? "," : "") << "\n{\"configuration\":\"" << json_escape(r.config.label()) << "\",\"mode\":\""
+          << r.config.mode << "\",\"authentication\":\"" << r.config.auth << "\",\"f\":" << r.config.f
+          << ",\"state_bytes\":" << r.state_bytes << ",\"keys\":" << r.keys << ",\"prefill_s\":" << fixed(r.prefill_s, 2)
+          << ",\"genesis_root\":\"" << r.root << "\",\"data_file_bytes\":" << r.data_file_bytes
+          << ",\"best_ops_per_sec\":" << fixed(r.best_ops_per_sec, 1)
+          << ",\"max_iteration_us\":" << optional_json(r.max_iteration_us, 0)
+          << ",\"max_input_us\":" << optional_json(r.max_input_us, 0) << ",\"rss_max_bytes\":" << r.rss_max_bytes
+          << ",\"rss_anon_max_bytes\":" << r.rss_anon_max_bytes << ",\"catch_up\":{\"replica\":" << r.catch_up_replica
+          << ",\"updated_keys\":" << r.catch_up_updates << ",\"seconds\":" << optional_json(r.catch_up_s, 3)
+          << ",\"transfer_bytes\":" << r.catch_up_transfer_bytes << ",\"other_bytes\":" << r.catch_up_other_bytes
+          << ",\"all_bytes_received\":" << r.catch_up_all_bytes
+          << "},\"full_transfer\":{\"seconds\":" << optional_json(r.full_s, 3)
+          << ",\"transfer_bytes\":" << r.full_transfer_bytes << ",\"other_bytes\":" << r.full_other_bytes
+          << ",\"mb_per_s\":" << optional_json(mbps(r.full_transfer_bytes + r.full_other_bytes, r.full_s), 1)
+          << ",\"serving_max_iteration_us\":" << optional_json(r.full_serving_max_iteration_us, 0)
+          << "},\"restart_s\":" << optional_json(r.restart_s, 3) << "}";
+    }
+    out << "\n]";
+  }
+  out << "}\n";
   return out.str();
+}
+
+void print_states(const std::vector<StateReport>& states, std::optional<double> loopback_mb_per_s) {
+  std::printf("\nstate of any size (pauses: longest over the sweep's points and replicas; catch-up: a follower "
+              "killed -9 while ~1%% of the keys are updated, then restarted; full: its data dir wiped)\n");
+  std::printf("(*: every byte the restarted follower received until it matched, its share of the load included)\n");
+  if (loopback_mb_per_s) std::printf("loopback bandwidth (ZeroMQ PUSH/PULL, 1 MiB frames): %.0f MB/s\n", *loopback_mb_per_s);
+  std::printf("%-30s %6s %10s %9s %9s %8s %8s %9s %12s %8s %10s %8s %9s %9s\n", "configuration", "state", "ops/s",
+              "max it us", "max in us", "RSS MiB", "anon MiB", "updates", "catchup KiB*", "catchup", "full MiB", "full s",
+              "full MB/s", "restart");
+  for (const StateReport& r : states) {
+    auto opt = [](const std::optional<double>& v, int decimals) { return v ? fixed(*v, decimals) : std::string("-"); };
+    const std::optional<double> full_mbps =
+        r.full_s && *r.full_s > 0
+            ? std::optional<double>(static_cast<double>(r.full_transfer_bytes + r.full_other_bytes) / *r.full_s / 1e6)
+            : std::nullopt;
+    std::printf("%-30s %6s %10.0f %9s %9s %8.0f %8.0f %9llu %12.0f %7ss %10.1f %7ss %9s %8ss\n", r.config.label().c_str(),
+                bytes_label(r.state_bytes).c_str(), r.best_ops_per_sec, opt(r.max_iteration_us, 0).c_str(),
+                opt(r.max_input_us, 0).c_str(), static_cast<double>(r.rss_max_bytes) / (1 << 20),
+                static_cast<double>(r.rss_anon_max_bytes) / (1 << 20), static_cast<unsigned long long>(r.catch_up_updates),
+                static_cast<double>(r.catch_up_all_bytes) / 1024,
+                opt(r.catch_up_s, 2).c_str(),
+                static_cast<double>(r.full_transfer_bytes + r.full_other_bytes) / (1 << 20), opt(r.full_s, 2).c_str(),
+                opt(full_mbps, 0).c_str(), opt(r.restart_s, 2).c_str());
+  }
 }
 
 std::optional<std::string> find_in_path(const std::string& name) {
@@ -759,6 +1200,8 @@ int main(int argc, char** argv) {
   bool no_fsync = false;
   std::string log_level = "warn";
   std::string auths = "signatures";
+  std::string app = "echo";
+  std::string state_text;
   cli.add_option("--protocol", protocols, "pbft, paxos or pbft,paxos (default pbft unless only --unreplicated)");
   cli.add_flag("--unreplicated", unreplicated, "also run the baseline: one server executing with no agreement");
   cli.add_option("--f", fs_text, "faults tolerated, a list (e.g. 1,2,3)");
@@ -770,6 +1213,14 @@ int main(int argc, char** argv) {
   cli.add_option("--warmup", warmup_s, "unmeasured seconds before each point")->check(CLI::Range(0.0, 600.0));
   cli.add_option("--config", config_path,
                  "measure this running cluster instead (its DIR/keys/client-<id>.key are used; echo app needed)");
+  cli.add_option("--app", app,
+                 "the replicas' app: echo (requests of REQUEST bytes answered with REPLY bytes) or kv-store "
+                 "(kv puts of REQUEST bytes to keys b<i> on the store-backed kv; REPLY is ignored)")
+      ->check(CLI::IsMember({"echo", "kv-store"}));
+  cli.add_option("--state-bytes", state_text,
+                 "with --app kv-store, a list of genesis state sizes (e.g. 0,64M,1G): each replica's store starts "
+                 "with that many bytes (keys s<i>, 1 KiB values); after the sweep: RSS, catch-up of a restarted "
+                 "follower after ~1% of the keys changed, a whole transfer to a wiped one, restart time");
   cli.add_flag("--json", json, "print JSON instead of the table");
   cli.add_option("--json-file", json_path, "also write the JSON to this file");
   cli.add_option("--plot", plot_path, "draw p50 latency vs throughput per configuration into this PNG (gnuplot)");
@@ -828,8 +1279,24 @@ int main(int argc, char** argv) {
       auth_list.push_back(a);
     }
     if (auth_list.empty()) fail("--auth is empty");
+    std::vector<std::optional<std::uint64_t>> state_list;
+    for (const std::string& t : split(state_text)) state_list.emplace_back(parse_bytes(t));
+    if (!state_list.empty() && app != "kv-store") fail("--state-bytes needs --app kv-store");
+    if (!state_list.empty() && (unreplicated || !config_path.empty())) {
+      fail("--state-bytes starts its own clusters: drop --unreplicated/--config");
+    }
+    if (state_list.empty()) state_list.emplace_back(std::nullopt);
     const std::size_t max_outstanding = *std::max_element(sweep.begin(), sweep.end());
+    // Client ids: 0..max(outstanding, 16)-1 for the loops and the updates,
+    // then one for status and one for the trickle of puts (--state-bytes).
+    const std::size_t loop_clients = std::max<std::size_t>(max_outstanding, 16);
     MachineSpeed speed = measure_machine_speed();  // first, before any server runs
+    std::optional<double> loopback_mb_per_s;
+    if (state_list.front()) {
+      auto bw = synod::bench::loopback_bandwidth_mb_per_s(std::size_t{256} << 20, std::size_t{1} << 20);
+      if (!bw) fail(bw.error().message);
+      loopback_mb_per_s = *bw;
+    }
     if (!json) print_table_header();
 
     auto run_configuration = [&](Cluster& cluster, const Configuration& c) {
@@ -840,6 +1307,7 @@ int main(int argc, char** argv) {
         points.push_back(p);
       }
     };
+    std::vector<StateReport> states;
 
     if (!config_path.empty()) {
       Cluster cluster;
@@ -847,8 +1315,8 @@ int main(int argc, char** argv) {
       cluster.config = load_config(config_path);
       for (const Payload& payload : payload_list) {
         Configuration c{synod::to_string(cluster.config.protocol), cluster.config.f, cluster.config.n(), payload,
-                        synod::to_string(cluster.config.authentication)};
-        wait_ready(cluster, 30s);
+                        synod::to_string(cluster.config.authentication), app, std::nullopt};
+        wait_ready(cluster, 30s, app);
         run_configuration(cluster, c);
       }
     } else {
@@ -856,6 +1324,48 @@ int main(int argc, char** argv) {
         const std::vector<std::uint32_t> fs_for_mode = mode == "unreplicated" ? std::vector<std::uint32_t>{0} : f_list;
         for (std::uint32_t f : fs_for_mode) {
           for (const std::string& auth : auth_list) {
+          if (state_list.front()) {
+            // One cluster per state size: the genesis state is written
+            // once, every payload runs on it, then the state measurements.
+            for (const auto& state_bytes : state_list) {
+              if (g_interrupted) fail("interrupted");
+              char templ[] = "/tmp/synod-bench-XXXXXX";
+              if (::mkdtemp(templ) == nullptr) fail(std::string("mkdtemp: ") + std::strerror(errno));
+              temp_dirs.emplace_back(templ);
+              Cluster cluster;
+              cluster.dir = temp_dirs.back();
+              Configuration c{mode, f, mode == "pbft" ? 3 * f + 1 : 2 * f + 1, payload_list.front(), auth, app,
+                              state_bytes};
+              std::optional<synod::bench::PrefillResult> prefilled;
+              start_cluster(cluster, c, loop_clients + 2, log_level, !no_fsync, &prefilled);
+              StateReport report;
+              report.config = c;
+              report.state_bytes = *state_bytes;
+              if (prefilled) {
+                report.keys = prefilled->keys;
+                report.prefill_s = prefilled->seconds;
+                report.root = synod::to_hex(prefilled->root);
+              }
+              wait_ready(cluster, 120s, app);
+              const std::size_t first_point = points.size();
+              for (const Payload& payload : payload_list) {
+                c.payload = payload;
+                run_configuration(cluster, c);
+              }
+              for (std::size_t i = first_point; i < points.size(); ++i) {
+                const Point& p = points[i];
+                report.best_ops_per_sec = std::max(report.best_ops_per_sec, p.ops_per_sec);
+                if (p.max_iteration_us) report.max_iteration_us = std::max(report.max_iteration_us.value_or(0), *p.max_iteration_us);
+                if (p.max_input_us) report.max_input_us = std::max(report.max_input_us.value_or(0), *p.max_input_us);
+              }
+              measure_state(cluster, report, loop_clients);
+              states.push_back(report);
+              cluster.processes.stop_all();
+              std::error_code ec;
+              if (!keep) fs::remove_all(cluster.dir, ec);
+            }
+            continue;
+          }
           for (const Payload& payload : payload_list) {
             if (g_interrupted) fail("interrupted");
             char templ[] = "/tmp/synod-bench-XXXXXX";
@@ -864,9 +1374,9 @@ int main(int argc, char** argv) {
             Cluster cluster;
             cluster.dir = temp_dirs.back();
             Configuration c{mode, f, mode == "unreplicated" ? 1u : (mode == "pbft" ? 3 * f + 1 : 2 * f + 1), payload,
-                            auth};
+                            auth, mode == "unreplicated" ? "echo" : app, std::nullopt};
             start_cluster(cluster, c, max_outstanding + 1, log_level, !no_fsync);
-            wait_ready(cluster, 30s);
+            wait_ready(cluster, 30s, c.app);
             run_configuration(cluster, c);
             cluster.processes.stop_all();
           }
@@ -878,8 +1388,9 @@ int main(int argc, char** argv) {
     if (!json) {
       print_ceilings(points, speed);
       print_latency_floors(points, speed);
+      if (!states.empty()) print_states(states, loopback_mb_per_s);
     }
-    const std::string text = to_json(points, command, speed);
+    const std::string text = to_json(points, command, speed, states, loopback_mb_per_s);
     if (json) std::fputs(text.c_str(), stdout);
     if (!json_path.empty()) {
       std::ofstream out(json_path, std::ios::trunc);

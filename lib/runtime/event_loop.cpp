@@ -52,6 +52,10 @@ struct EventLoop::Impl {
   EventLoopStats stats;
   TimeUs next_status_us = 0;
   TimeUs next_metrics_status_us = 0;
+  // This iteration's pause (EventLoopStats::max_iteration_us, max_input_us):
+  // when it took its first frame (0: none yet), its longest single input.
+  TimeUs busy_since = 0;
+  TimeUs longest_input_us = 0;
 
   Impl(const ClusterConfig& c, ReplicaId s, Replica& r, LmdbStorage& st, const Crypto& cr, EventLoopOptions o)
       : config(c), self(s), core(r), storage(st), crypto(cr), options(std::move(o)) {}
@@ -176,10 +180,13 @@ struct EventLoop::Impl {
       if (!extra.more()) break;
     }
     ++stats.frames_in;
+    if (busy_since == 0) busy_since = monotonic_now_us();
+    stats.bytes_in += frame.size();
     const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
     const std::string_view rid(static_cast<const char*>(routing_id.data()), routing_id.size());
     // Decoded here only to route it; the core decodes (and counts) frames itself.
     if (auto envelope = wire::decode_envelope(bytes, config.max_frame_bytes)) {
+      count_transfer_bytes(envelope->type, bytes.size());
       if (envelope->type == wire::MsgType::status_request) {
         answer_status(rid, *envelope);
         return true;
@@ -191,9 +198,28 @@ struct EventLoop::Impl {
         }
       }
     }
+    const TimeUs started = monotonic_now_us();
     core.receive(now, bytes, scratch);
+    longest_input_us = std::max(longest_input_us, monotonic_now_us() - started);
     append(all, scratch);
     return true;
+  }
+
+  void count_transfer_bytes(wire::MsgType type, std::size_t bytes) {
+    switch (type) {
+      case wire::MsgType::tree_nodes:
+      case wire::MsgType::leaf_entries:
+      case wire::MsgType::values:
+        stats.state_transfer_bytes_in += bytes;
+        break;
+      case wire::MsgType::state_snapshot:
+      case wire::MsgType::committed_batches:
+      case wire::MsgType::catch_up:
+        stats.catch_up_bytes_in += bytes;
+        break;
+      default:
+        break;
+    }
   }
 
   void send_to_peer(ReplicaId to, const Bytes& frame) {
@@ -248,6 +274,8 @@ struct EventLoop::Impl {
     Effects scratch;
     Effects all;
     std::size_t inputs = 0;
+    busy_since = 0;
+    longest_input_us = 0;
     // The wait is the first receive itself, with the deadline as its timeout
     // (an option, not a system call): one wake-up check fewer per iteration
     // than zmq_poll, which looks at the socket's events before and after.
@@ -262,7 +290,9 @@ struct EventLoop::Impl {
       ++inputs;
     const TimeUs now = monotonic_now_us();
     if (now >= core.next_deadline()) {
+      if (busy_since == 0) busy_since = now;
       core.tick(now, scratch);
+      longest_input_us = std::max(longest_input_us, monotonic_now_us() - now);
       append(all, scratch);
     }
     // A store-backed core may have written its store without a persist op.
@@ -283,6 +313,12 @@ struct EventLoop::Impl {
       options.metrics->iteration(monotonic_now_us(), inputs, all.executed, stats, status ? &*status : nullptr);
     }
     send_all(all.send);
+    if (busy_since != 0) {
+      const TimeUs busy_us = monotonic_now_us() - busy_since;
+      stats.max_iteration_us = std::max<std::uint64_t>(stats.max_iteration_us, busy_us);
+      stats.max_input_us = std::max<std::uint64_t>(stats.max_input_us, longest_input_us);
+      if (options.metrics != nullptr) options.metrics->pause(busy_us, longest_input_us);
+    }
     for (const ExecutedBatch& batch : all.executed) {
       spdlog::debug("executed seq {} ({} requests)", batch.seq, batch.requests.size());
     }

@@ -84,6 +84,19 @@ struct EventLoopStats {
   std::uint64_t persist_ops = 0;
   std::uint64_t status_requests = 0;  // STATUS-REQUESTs answered by the loop, never fed to the core
   std::uint64_t status_rejected = 0;  // of those: unknown client, bad signature, malformed
+  // Pauses, since start (Metrics also keeps them per scrape): the busiest
+  // iteration (from taking its first frame, or its tick, to its last send;
+  // the wait for input excluded) and the longest single core.receive() or
+  // core.tick(), in microseconds.
+  std::uint64_t max_iteration_us = 0;
+  std::uint64_t max_input_us = 0;
+  // Whole frames received (envelope included) of the Merkle tree walk
+  // (TREE-NODES, LEAF-ENTRIES, VALUES), and of the other ways a lagging
+  // replica is brought up (pbft STATE-SNAPSHOT and COMMITTED-BATCHES, paxos
+  // CATCH-UP).
+  std::uint64_t state_transfer_bytes_in = 0;
+  std::uint64_t bytes_in = 0;  // every frame received (a replica's whole inbound traffic)
+  std::uint64_t catch_up_bytes_in = 0;
 };
 
 class EventLoop {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <utility>
 
 namespace synod::runtime {
 
@@ -144,11 +145,21 @@ void Metrics::iteration(TimeUs now, std::size_t inputs, const std::vector<Execut
   }
 }
 
+void Metrics::pause(std::uint64_t iteration_us, std::uint64_t input_us) {
+  std::lock_guard lock(mu_);
+  window_max_iteration_us_ = std::max(window_max_iteration_us_, iteration_us);
+  window_max_input_us_ = std::max(window_max_input_us_, input_us);
+}
+
 std::string Metrics::render() const {
   Exported e;
+  std::uint64_t window_iteration_us = 0;
+  std::uint64_t window_input_us = 0;
   {
     std::lock_guard lock(mu_);
     e = exported_;
+    window_iteration_us = std::exchange(window_max_iteration_us_, 0);
+    window_input_us = std::exchange(window_max_input_us_, 0);
   }
   std::string out;
   out.reserve(8192);
@@ -204,6 +215,26 @@ std::string Metrics::render() const {
   metric(out, "synod_persist_ops_total", "counter", "Durable writes.", id, d(e.loop.persist_ops));
   metric(out, "synod_status_requests_total", "counter", "STATUS-REQUESTs answered by the loop.", id,
          d(e.loop.status_requests));
+  metric(out, "synod_loop_max_iteration_us", "gauge",
+         "Longest event-loop iteration since the previous scrape (reset by every scrape), in microseconds: "
+         "from its first frame or tick to its last send, the wait for input excluded.",
+         id, d(window_iteration_us));
+  metric(out, "synod_loop_max_input_us", "gauge",
+         "Longest single core input (receive or tick) since the previous scrape (reset by every scrape), in "
+         "microseconds.",
+         id, d(window_input_us));
+  metric(out, "synod_loop_max_iteration_since_start_us", "gauge",
+         "Longest event-loop iteration since this process started, in microseconds.", id,
+         d(e.loop.max_iteration_us));
+  metric(out, "synod_loop_max_input_since_start_us", "gauge",
+         "Longest single core input since this process started, in microseconds.", id, d(e.loop.max_input_us));
+  metric(out, "synod_state_transfer_bytes_received_total", "counter",
+         "Bytes of TREE-NODES, LEAF-ENTRIES and VALUES frames received (the Merkle tree walk; whole frames).", id,
+         d(e.loop.state_transfer_bytes_in));
+  metric(out, "synod_bytes_received_total", "counter", "Bytes of every frame received.", id, d(e.loop.bytes_in));
+  metric(out, "synod_catch_up_bytes_received_total", "counter",
+         "Bytes of STATE-SNAPSHOT and COMMITTED-BATCHES (pbft) and CATCH-UP (paxos) frames received.", id,
+         d(e.loop.catch_up_bytes_in));
   return out;
 }
 

@@ -61,8 +61,13 @@ class Metrics {
   // when the loop sampled the core this iteration.
   void iteration(TimeUs now, std::size_t inputs, const std::vector<ExecutedBatch>& executed,
                  const EventLoopStats& loop, const ReplicaStatus* status);
+  // The iteration that just ended was busy for `iteration_us` (the wait for
+  // input excluded) and its longest core input took `input_us`.
+  void pause(std::uint64_t iteration_us, std::uint64_t input_us);
 
   // ---- any thread
+  // Also starts a new window for the per-scrape maxima
+  // (synod_loop_max_iteration_us, synod_loop_max_input_us).
   std::string render() const;
 
  private:
@@ -93,6 +98,9 @@ class Metrics {
 
   mutable std::mutex mu_;
   Exported exported_;
+  // Maxima since the previous render() (reset by it, hence mutable).
+  mutable std::uint64_t window_max_iteration_us_ = 0;
+  mutable std::uint64_t window_max_input_us_ = 0;
 };
 
 }  // namespace synod::runtime

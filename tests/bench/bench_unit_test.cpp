@@ -78,6 +78,34 @@ TEST_CASE("echo: ops ask for replies of their size; the cap holds; snapshots rou
   CHECK_FALSE(other.restore(as_view(Bytes{1, 2, 3})));
 }
 
+TEST_CASE("metrics: the loop's longest pauses are per scrape, since start in the stats; transfer bytes counted") {
+  runtime::Metrics metrics(Protocol::pbft, 1);
+  runtime::EventLoopStats loop;
+  loop.max_iteration_us = 9000;
+  loop.max_input_us = 7000;
+  loop.state_transfer_bytes_in = 12345;
+  loop.catch_up_bytes_in = 678;
+  loop.bytes_in = 99999;
+  metrics.iteration(1, 1, {}, loop, nullptr);
+  metrics.pause(1500, 900);
+  metrics.pause(800, 700);
+  std::string text = metrics.render();
+  CHECK(value_of(text, "synod_loop_max_iteration_us") == 1500.0);
+  CHECK(value_of(text, "synod_loop_max_input_us") == 900.0);
+  CHECK(value_of(text, "synod_loop_max_iteration_since_start_us") == 9000.0);
+  CHECK(value_of(text, "synod_loop_max_input_since_start_us") == 7000.0);
+  CHECK(value_of(text, "synod_state_transfer_bytes_received_total") == 12345.0);
+  CHECK(value_of(text, "synod_catch_up_bytes_received_total") == 678.0);
+  CHECK(value_of(text, "synod_bytes_received_total") == 99999.0);
+  // A scrape starts a new window; the since-start maxima stay.
+  text = metrics.render();
+  CHECK(value_of(text, "synod_loop_max_iteration_us") == 0.0);
+  CHECK(value_of(text, "synod_loop_max_input_us") == 0.0);
+  CHECK(value_of(text, "synod_loop_max_iteration_since_start_us") == 9000.0);
+  metrics.pause(40, 30);
+  CHECK(value_of(metrics.render(), "synod_loop_max_iteration_us") == 40.0);
+}
+
 TEST_CASE("metrics: executed batches, commit latency, status and loop counters are rendered and move") {
   runtime::Metrics metrics(Protocol::pbft, 2, 4);
   runtime::EventLoopStats loop;
