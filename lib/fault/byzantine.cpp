@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "synod/assert.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 
 namespace synod::fault {
@@ -209,7 +210,8 @@ void ByzantineReplica::emit(std::size_t core, const OutboundFrame& frame, std::v
                 std::holds_alternative<wire::LeafEntries>(*message) ||
                 std::holds_alternative<wire::Values>(*message)) &&
                has(byzantine::bad_state_transfer)) {
-      replacement = tampered_tree_answer(core, *message);
+      SYNOD_ASSERT(frame.to.kind == Destination::Kind::replica, "a tree-walk answer goes to one replica");
+      replacement = tampered_tree_answer(core, frame.to.id, *message);
     } else if (const auto* cp = std::get_if<wire::Checkpoint>(&*message); cp && has(byzantine::bad_checkpoint)) {
       wire::Checkpoint wrong = *cp;
       // The same wrong digest from every Byzantine replica for this seq.
@@ -237,6 +239,19 @@ Bytes ByzantineReplica::sign_frame_as_self(const wire::Message& message) const {
   return std::visit(
       [this](const auto& m) {
         return wire::make_frame(Principal::replica(self_), m, [this](ByteView d) { return crypto_->sign(d); });
+      },
+      message);
+}
+
+// A tree-walk answer is authenticated as an honest pbft replica's would be:
+// one MAC for its receiver in MAC mode (wire::point_to_point).
+Bytes ByzantineReplica::frame_as_self_to(ReplicaId to, const wire::Message& message) const {
+  if (config_->authentication != Authentication::macs) return sign_frame_as_self(message);
+  return std::visit(
+      [&](const auto& m) {
+        return wire::make_frame(Principal::replica(self_), m, [&](ByteView input) {
+          return wire::point_to_point_authenticator(*crypto_, to, input);
+        });
       },
       message);
 }
@@ -327,12 +342,13 @@ std::optional<Bytes> ByzantineReplica::censored_pre_prepare(const wire::PrePrepa
 // A tree-walk answer (transfer/state_sync.hpp) that its certified digests do
 // not cover: a child digest, a listed entry, a listing's count or a value is
 // wrong. The receiver must check each against the digest above it.
-std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, const wire::Message& message) {
+std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, ReplicaId to,
+                                                          const wire::Message& message) {
   // Drawn at the first answer (a whole-state run never gets here, so its
   // draws stay as they were): lie at random, or serve the current state's
   // leaves and values under the pinned state's honest interior digests.
   if (!other_state_leaves_) other_state_leaves_ = inner_[core].store != nullptr && prng_.chance(1, 2);
-  if (*other_state_leaves_) return other_state_answer(core, message);
+  if (*other_state_leaves_) return other_state_answer(core, to, message);
   // Some answers stay honest, so a walk from this source gets past the root
   // and meets lies at every depth.
   if (prng_.chance(1, 2)) return std::nullopt;
@@ -345,7 +361,7 @@ std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, co
     } else if (!tc.children.empty()) {
       tc.children[prng_.below(tc.children.size())] = random_digest();
     }
-    return sign_frame_as_self(wrong);
+    return frame_as_self_to(to, wrong);
   }
   if (const auto* leaves = std::get_if<wire::LeafEntries>(&message)) {
     wire::LeafEntries wrong = *leaves;
@@ -360,7 +376,7 @@ std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, co
         break;
       default: part.entries.front().key.push_back('~'); break;  // a key it never held
     }
-    return sign_frame_as_self(wrong);
+    return frame_as_self_to(to, wrong);
   }
   const auto* values = std::get_if<wire::Values>(&message);
   SYNOD_ASSERT(values != nullptr, "a tree-walk answer is nodes, leaves or values");
@@ -373,14 +389,15 @@ std::optional<Bytes> ByzantineReplica::tampered_tree_answer(std::size_t core, co
   } else {
     kv.value.push_back(static_cast<std::uint8_t>(prng_.next()));
   }
-  return sign_frame_as_self(wrong);
+  return frame_as_self_to(to, wrong);
 }
 
 // Another state's leaves: listings and values as the store holds them now,
 // not as pinned. They agree with each other (each value hashes to its listed
 // entry digest), and the interior digests are honest: only a listing's check
 // against its leaf's certified digest tells them apart.
-std::optional<Bytes> ByzantineReplica::other_state_answer(std::size_t core, const wire::Message& message) {
+std::optional<Bytes> ByzantineReplica::other_state_answer(std::size_t core, ReplicaId to,
+                                                        const wire::Message& message) {
   const MemoryStore& store = *inner_[core].store;
   if (const auto* leaves = std::get_if<wire::LeafEntries>(&message)) {
     wire::LeafEntries wrong = *leaves;
@@ -395,7 +412,7 @@ std::optional<Bytes> ByzantineReplica::other_state_answer(std::size_t core, cons
       part.entries = std::move(entries);
       changed = true;
     }
-    return changed ? std::optional<Bytes>(sign_frame_as_self(wrong)) : std::nullopt;
+    return changed ? std::optional<Bytes>(frame_as_self_to(to, wrong)) : std::nullopt;
   }
   if (const auto* values = std::get_if<wire::Values>(&message)) {
     wire::Values wrong = *values;
@@ -404,7 +421,7 @@ std::optional<Bytes> ByzantineReplica::other_state_answer(std::size_t core, cons
       v.present = now.has_value();
       v.value = now.value_or(Bytes{});
     }
-    return wrong == *values ? std::nullopt : std::optional<Bytes>(sign_frame_as_self(wrong));
+    return wrong == *values ? std::nullopt : std::optional<Bytes>(frame_as_self_to(to, wrong));
   }
   return std::nullopt;  // interior digests stay honest
 }

@@ -131,14 +131,15 @@ class ByzantineReplica {
   void emit(std::size_t core, const OutboundFrame& frame, std::vector<OutboundFrame>& out);
   void emit_to(ReplicaId peer, const Bytes& frame, std::vector<OutboundFrame>& out);
   Bytes sign_frame_as_self(const wire::Message& message) const;
+  Bytes frame_as_self_to(ReplicaId to, const wire::Message& message) const;
   Bytes corrupt_authenticator(const Bytes& frame);
   std::optional<Bytes> equivocating_pre_prepare(const wire::PrePrepare& original);
   std::optional<Bytes> conflicting_vote(const wire::Message& message);
   std::optional<Bytes> tampered_view_change(const wire::ViewChange& original);
   std::optional<Bytes> tampered_new_view(const wire::NewView& original);
   std::optional<Bytes> tampered_state(const wire::Message& message);
-  std::optional<Bytes> tampered_tree_answer(std::size_t core, const wire::Message& message);
-  std::optional<Bytes> other_state_answer(std::size_t core, const wire::Message& message);
+  std::optional<Bytes> tampered_tree_answer(std::size_t core, ReplicaId to, const wire::Message& message);
+  std::optional<Bytes> other_state_answer(std::size_t core, ReplicaId to, const wire::Message& message);
   std::optional<Bytes> censored_pre_prepare(const wire::PrePrepare& original);
   wire::PreparedCertificate forged_certificate(View view, Seq seq);
   void remember(const Bytes& frame);

@@ -244,7 +244,12 @@ void PaxosReplica::begin_tree_sync(Slot slot, const Digest& root, ReplicaId sour
   SYNOD_ASSERT(store() != nullptr && slot > last_executed_ && slot % config_.checkpoint_interval == 0,
                "a snapshot ahead of us");
   SYNOD_ASSERT(source != self_ && source < n_, "transferred from another replica");
-  sync_.emplace(*store(), slot, root, config_.max_snapshot_bytes);
+  // A newer snapshot: the walk moves on to it, keeping what its root still
+  // certifies (StateSync::retarget); an older one (another source's) starts over.
+  if (sync_ && slot > sync_->seq())
+    sync_->retarget(slot, root);
+  else
+    sync_.emplace(*store(), slot, root, config_.max_snapshot_bytes);
   sync_source_ = catch_up_source_ = source;  // its retries ask the source which snapshot it serves
   sync_bytes_at_retry_ = 0;
   catch_up_target_ = std::max(catch_up_target_, slot);
@@ -264,6 +269,8 @@ void PaxosReplica::retry_tree_sync() {
     // which snapshot it serves now (on_root moves the transfer to it).
     send(Destination::replica(catch_up_source_), wire::CatchUpRequest{last_executed_ + 1, 0, 0});
     sync_->retry();
+  } else {
+    sync_->expire();  // only what stayed unanswered for a whole period is asked again
   }
   sync_bytes_at_retry_ = sync_->stats().bytes;
   send_sync_requests();

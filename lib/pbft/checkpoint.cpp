@@ -310,7 +310,12 @@ void PbftReplica::begin_tree_sync(Seq seq, const std::vector<Signed<wire::Checkp
   SYNOD_ASSERT(seq > last_executed_ && !proof.empty(), "a certified state ahead of us");
   if (sync_ && sync_->seq() >= seq) return;  // under way; the retransmission timer retries
   const Digest root = proof.front().message.state_digest;
-  sync_.emplace(*store(), seq, root, config_.max_snapshot_bytes, sync_bugs());
+  // A newer certified state: the walk moves on to it, keeping what the new
+  // root still certifies (StateSync::retarget).
+  if (sync_)
+    sync_->retarget(seq, root);
+  else
+    sync_.emplace(*store(), seq, root, config_.max_snapshot_bytes, sync_bugs());
   sync_proof_ = proof;
   sync_bytes_at_retry_ = 0;
   persist_sync();  // before any of the certified state lands in the store
@@ -326,15 +331,18 @@ void PbftReplica::retry_tree_sync() {
   if (!sync_) return begin_tree_sync(*transfer_target_, transfer_proof_);
   if (sync_->done()) return finish_tree_sync();  // resumed after a restart with nothing left
   // Nothing arrived since the last retry: the next signer goes on from where
-  // this one stopped (everything kept so far is verified).
+  // this one stopped (everything kept so far is verified). Otherwise only
+  // what stayed unanswered for a whole period is asked again.
   if (sync_->stats().bytes == sync_bytes_at_retry_) {
     std::vector<ReplicaId> sources;
     for (const auto& s : sync_proof_)
       if (s.signer != self_) sources.push_back(s.signer);
     if (!sources.empty()) sync_source_ = sources[fetch_rotation_++ % sources.size()];
+    sync_->retry();
+  } else {
+    sync_->expire();
   }
   sync_bytes_at_retry_ = sync_->stats().bytes;
-  sync_->retry();
   send_sync_requests();
 }
 
@@ -345,7 +353,7 @@ void PbftReplica::send_sync_requests() {
           using M = std::decay_t<decltype(request)>;
           if constexpr (std::is_same_v<M, wire::FetchTree> || std::is_same_v<M, wire::FetchLeaves> ||
                         std::is_same_v<M, wire::FetchValues>) {
-            send(Destination::replica(sync_source_), frame_of(sign(request)));
+            send(Destination::replica(sync_source_), frame_to(sync_source_, request));
           }
         },
         m);
@@ -399,21 +407,21 @@ void PbftReplica::on_fetch_tree(ReplicaId from, const wire::FetchTree& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;  // not (or no longer) ours to serve
   if (!may_serve_tree(from)) return reject(Rejection::limit);
-  send(Destination::replica(from), frame_of(sign(transfer::serve_tree(*store(), m))));
+  send(Destination::replica(from), frame_to(from, transfer::serve_tree(*store(), m)));
 }
 
 void PbftReplica::on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;
   if (!may_serve_tree(from)) return reject(Rejection::limit);
-  send(Destination::replica(from), frame_of(sign(transfer::serve_leaves(*store(), m, config_.snapshot_chunk()))));
+  send(Destination::replica(from), frame_to(from, transfer::serve_leaves(*store(), m, config_.snapshot_chunk())));
 }
 
 void PbftReplica::on_fetch_values(ReplicaId from, const wire::FetchValues& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;
   if (!may_serve_tree(from)) return reject(Rejection::limit);
-  send(Destination::replica(from), frame_of(sign(transfer::serve_values(*store(), m, config_.snapshot_chunk()))));
+  send(Destination::replica(from), frame_to(from, transfer::serve_values(*store(), m, config_.snapshot_chunk())));
 }
 
 void PbftReplica::send_fetch_batches(std::optional<ReplicaId> to) {

@@ -182,8 +182,10 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
     if (!signature) return reject(Rejection::bad_authenticator);
     return on_commit(sender.id, std::get<wire::Commit>(msg), *signature);
   }
-  if (!wire::sender_authentic(config_, crypto_, self_, sender, input, env.authenticator))
-    return reject(Rejection::bad_authenticator);
+  const bool authentic = macs() && wire::point_to_point(env.type)
+                            ? wire::point_to_point_authentic(crypto_, sender, input, env.authenticator)
+                            : wire::sender_authentic(config_, crypto_, self_, sender, input, env.authenticator);
+  if (!authentic) return reject(Rejection::bad_authenticator);
 
   const ReplicaId from = sender.id;
   std::visit(

@@ -20,6 +20,7 @@
 #include "pbft/new_view.hpp"
 #include "pbft/pbft.hpp"
 #include "transfer/state_sync.hpp"
+#include "wire/authenticate.hpp"
 #include "wire/codec.hpp"
 #include "wire/messages.hpp"
 
@@ -175,6 +176,8 @@ class PbftReplica final : public Replica {
   template <class M>
   Signed<M> sign(const M& m) const;
   template <class M>
+  Bytes frame_to(ReplicaId to, const M& m) const;
+  template <class M>
   Bytes frame_of(const Signed<M>& s) const;
   // A COMMIT: in MAC mode its signature travels with one MAC per replica
   // (wire/authenticate.hpp).
@@ -285,6 +288,16 @@ std::string own_checkpoint_key(Seq seq);
 template <class M>
 inline Signed<M> PbftReplica::sign(const M& m) const {
   return Signed<M>{self_, m, crypto_.sign(wire::signing_input_of(me(), m))};
+}
+
+// A tree-walk request or answer for one replica: one MAC for it in MAC mode
+// (wire::point_to_point), signed otherwise.
+template <class M>
+inline Bytes PbftReplica::frame_to(ReplicaId to, const M& m) const {
+  static_assert(wire::point_to_point_v<M>);
+  if (!macs()) return frame_of(sign(m));
+  return wire::make_frame(me(), m,
+                          [&](ByteView input) { return wire::point_to_point_authenticator(crypto_, to, input); });
 }
 
 template <class M>

@@ -3,6 +3,9 @@
 #include "transfer/state_sync.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <map>
+#include <set>
 
 #include "synod/assert.hpp"
 
@@ -30,6 +33,72 @@ bool plausible_key(const MerkleStore& store, Bucket b, const Bytes& key) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- asks
+
+template <class Item, class Hash>
+template <class Wanted>
+std::vector<Item> StateSync::Asks<Item, Hash>::take(std::size_t max, const Wanted& wanted) {
+  std::vector<Item> out;
+  while (!todo.empty() && out.size() < max) {
+    Item i = std::move(todo.front());
+    todo.pop_front();
+    if (!wanted(i) || asked_.contains(i)) continue;
+    out.push_back(std::move(i));
+  }
+  if (out.empty()) return out;
+  const std::uint64_t ticket = next_ticket_++;
+  for (const Item& i : out) asked_.emplace(i, ticket);
+  requests_.emplace(ticket, Request{out, false});
+  return out;
+}
+
+template <class Item, class Hash>
+std::optional<std::uint64_t> StateSync::Asks<Item, Hash>::ticket_of(const Item& i) const {
+  auto it = asked_.find(i);
+  if (it == asked_.end()) return std::nullopt;
+  return it->second;
+}
+
+template <class Item, class Hash>
+void StateSync::Asks<Item, Hash>::close(std::uint64_t ticket) {
+  auto r = requests_.find(ticket);
+  if (r == requests_.end()) return;
+  const std::vector<Item>& items = r->second.items;
+  // Pushed to the front in reverse, so they are asked again in their order.
+  for (auto i = items.rbegin(); i != items.rend(); ++i) {
+    auto a = asked_.find(*i);
+    if (a == asked_.end() || a->second != ticket) continue;
+    asked_.erase(a);
+    todo.push_front(*i);
+  }
+  requests_.erase(r);
+}
+
+template <class Item, class Hash>
+void StateSync::Asks<Item, Hash>::retry() {
+  while (!requests_.empty()) close(std::prev(requests_.end())->first);
+  SYNOD_ASSERT(asked_.empty(), "every asked item belongs to an outstanding request");
+}
+
+template <class Item, class Hash>
+void StateSync::Asks<Item, Hash>::expire() {
+  std::vector<std::uint64_t> lost;
+  for (auto& [ticket, request] : requests_) {
+    if (request.aged) lost.push_back(ticket);
+    request.aged = true;
+  }
+  for (auto t = lost.rbegin(); t != lost.rend(); ++t) close(*t);
+}
+
+template <class Item, class Hash>
+void StateSync::Asks<Item, Hash>::clear() {
+  todo.clear();
+  asked_.clear();
+  requests_.clear();
+}
+
+// ---------------------------------------------------------------- receiving
+
 StateSync::StateSync(MerkleStore& store, Seq seq, const Digest& root, std::size_t max_listing_bytes, SyncBugs bugs)
     : store_(store), seq_(seq), root_(root), max_listing_bytes_(max_listing_bytes), bugs_(bugs) {
   want_node(Node{0, 0}, root);
@@ -38,9 +107,26 @@ StateSync::StateSync(MerkleStore& store, Seq seq, const Digest& root, std::size_
 
 bool StateSync::done() const { return done_; }
 
+void StateSync::retarget(Seq seq, const Digest& root) {
+  SYNOD_ASSERT(seq > seq_, "a transfer moves on to a newer state only");
+  seq_ = seq;
+  root_ = root;
+  done_ = false;
+  for (auto& [b, l] : listings_) carried_.insert_or_assign(b, std::move(l));
+  listings_.clear();
+  nodes_.clear();
+  values_wanted_.clear();
+  node_asks_.clear();
+  leaf_asks_.clear();
+  value_asks_.clear();
+  want_node(Node{0, 0}, root);
+  check_done();
+}
+
 // A node whose certified digest is known: nothing to do if ours is equal; an
 // empty certified subtree clears ours; a differing leaf is listed; a
-// differing interior node is walked.
+// differing interior node is walked (from its verified children if an
+// earlier answer brought them).
 void StateSync::want_node(Node n, const Digest& certified) {
   if (store_.node(n) == certified) return;
   if (certified == kZero && bugs_.keep_stale) return;
@@ -53,10 +139,15 @@ void StateSync::want_node(Node n, const Digest& certified) {
       SYNOD_ASSERT(store_.node(n) == kZero, "a cleared bucket is empty");  // folds
       return;
     }
+    if (auto carried = carried_.find(n.index); carried != carried_.end()) {
+      Listing l = std::move(carried->second);
+      carried_.erase(carried);
+      if (l.digest == certified) return adopt(n.index, std::move(l));
+    }
     Listing& l = listings_[n.index];
     l = Listing{};
     l.digest = certified;
-    leaves_todo_.push_back(n.index);
+    leaf_asks_.todo.push_back(n.index);
     return;
   }
   if (certified == kZero) {
@@ -64,67 +155,85 @@ void StateSync::want_node(Node n, const Digest& certified) {
     for (std::uint32_t i = 0; i < MerkleStore::kFanout; ++i) want_node(child_of(n, i), kZero);
     return;
   }
+  if (auto known = known_.find(certified); known != known_.end()) return expand(n, known->second);
   nodes_[n] = certified;
-  nodes_todo_.push_back(n);
+  node_asks_.todo.push_back(n);
+}
+
+// n's children, verified against n's certified digest: each is certified.
+void StateSync::expand(Node n, const MerkleStore::Children& children) {
+  for (std::uint32_t i = 0; i < MerkleStore::kFanout; ++i) want_node(child_of(n, i), children[i]);
+}
+
+// A listing verified (or begun) under an earlier root that certifies the
+// same leaf: it goes on from where it was.
+void StateSync::adopt(Bucket b, Listing l) {
+  Listing& kept = listings_[b] = std::move(l);
+  if (!kept.listed) {
+    leaf_asks_.todo.push_back(b);  // the next part
+    return;
+  }
+  for (const Bytes& key : kept.missing) {
+    values_wanted_[key] = b;
+    value_asks_.todo.push_back(key);
+  }
+  try_install(b);
 }
 
 std::vector<wire::Message> StateSync::next_requests() {
   std::vector<wire::Message> out;
-  while (tree_in_flight_ < kRequestsInFlight && !nodes_todo_.empty()) {
+  while (node_asks_.in_flight() < kRequestsInFlight) {
+    const std::vector<Node> nodes =
+        node_asks_.take(wire::kMaxTreeNodesPerFetch, [&](const Node& n) { return nodes_.contains(n); });
+    if (nodes.empty()) break;
     wire::FetchTree m{seq_, {}};
-    while (!nodes_todo_.empty() && m.nodes.size() < wire::kMaxTreeNodesPerFetch) {
-      const Node n = nodes_todo_.front();
-      nodes_todo_.pop_front();
-      if (!nodes_.contains(n) || !nodes_asked_.insert(n).second) continue;
-      m.nodes.push_back(wire::TreeNodeRef{n.level, n.index});
-    }
-    if (m.nodes.empty()) break;
-    ++tree_in_flight_;
+    for (const Node& n : nodes) m.nodes.push_back(wire::TreeNodeRef{n.level, n.index});
     out.emplace_back(std::move(m));
   }
-  while (leaves_in_flight_ < kRequestsInFlight && !leaves_todo_.empty()) {
-    wire::FetchLeaves m{seq_, {}};
-    while (!leaves_todo_.empty() && m.leaves.size() < wire::kMaxLeavesPerFetch) {
-      const Bucket b = leaves_todo_.front();
-      leaves_todo_.pop_front();
+  while (leaf_asks_.in_flight() < kRequestsInFlight) {
+    const std::vector<Bucket> buckets = leaf_asks_.take(wire::kMaxLeavesPerFetch, [&](Bucket b) {
       auto l = listings_.find(b);
-      if (l == listings_.end() || l->second.listed || !leaves_asked_.insert(b).second) continue;
-      m.leaves.push_back(wire::LeafRef{b, static_cast<std::uint32_t>(l->second.entries.size())});
-    }
-    if (m.leaves.empty()) break;
-    ++leaves_in_flight_;
+      return l != listings_.end() && !l->second.listed;
+    });
+    if (buckets.empty()) break;
+    wire::FetchLeaves m{seq_, {}};
+    for (Bucket b : buckets)
+      m.leaves.push_back(wire::LeafRef{b, static_cast<std::uint32_t>(listings_.at(b).entries.size())});
     out.emplace_back(std::move(m));
   }
-  while (values_in_flight_ < kRequestsInFlight && !values_todo_.empty()) {
-    wire::FetchValues m{seq_, {}};
-    while (!values_todo_.empty() && m.keys.size() < wire::kMaxKeysPerFetch) {
-      Bytes key = std::move(values_todo_.front());
-      values_todo_.pop_front();
-      if (!values_wanted_.contains(key) || !values_asked_.insert(key).second) continue;
-      m.keys.push_back(std::move(key));
-    }
-    if (m.keys.empty()) break;
-    ++values_in_flight_;
-    out.emplace_back(std::move(m));
+  while (value_asks_.in_flight() < kRequestsInFlight) {
+    std::vector<Bytes> keys =
+        value_asks_.take(wire::kMaxKeysPerFetch, [&](const Bytes& k) { return values_wanted_.contains(k); });
+    if (keys.empty()) break;
+    out.emplace_back(wire::FetchValues{seq_, std::move(keys)});
   }
   return out;
 }
 
 void StateSync::retry() {
-  for (const Node& n : nodes_asked_) nodes_todo_.push_back(n);
-  for (Bucket b : leaves_asked_) leaves_todo_.push_back(b);
-  for (const Bytes& k : values_asked_) values_todo_.push_back(k);
-  nodes_asked_.clear();
-  leaves_asked_.clear();
-  values_asked_.clear();
-  tree_in_flight_ = leaves_in_flight_ = values_in_flight_ = 0;
+  node_asks_.retry();
+  leaf_asks_.retry();
+  value_asks_.retry();
+}
+
+void StateSync::expire() {
+  node_asks_.expire();
+  leaf_asks_.expire();
+  value_asks_.expire();
 }
 
 Outcome StateSync::on_tree_nodes(const wire::TreeNodes& m) {
+  const Outcome outcome = take_tree_nodes(m);
+  check_done();
+  return outcome;
+}
+
+Outcome StateSync::take_tree_nodes(const wire::TreeNodes& m) {
   if (m.seq != seq_) return Outcome::progress;  // an answer for another transfer
-  tree_in_flight_ -= std::min<std::size_t>(tree_in_flight_, 1);
+  std::optional<std::uint64_t> ticket;
   for (const wire::TreeChildren& tc : m.nodes) {
     const Node n{tc.node.level, tc.node.index};
+    if (!ticket) ticket = node_asks_.ticket_of(n);
     auto wanted = nodes_.find(n);
     if (wanted == nodes_.end()) continue;  // a duplicate, or not asked
     if (tc.children.size() != MerkleStore::kFanout) return Outcome::bad;
@@ -132,25 +241,28 @@ Outcome StateSync::on_tree_nodes(const wire::TreeNodes& m) {
     std::copy(tc.children.begin(), tc.children.end(), children.begin());
     // Each child digest is certified only if they hash to the certified one.
     if (store_.node_digest(n.level, children) != wanted->second) return Outcome::bad;
+    known_.emplace(wanted->second, children);
     nodes_.erase(wanted);
-    nodes_asked_.erase(n);
+    node_asks_.answered(n);
     ++stats_.nodes;
     stats_.bytes += 8 + MerkleStore::kFanout * kDigestBytes;
-    for (std::uint32_t i = 0; i < MerkleStore::kFanout; ++i) want_node(child_of(n, i), children[i]);
+    expand(n, children);
   }
-  // Every request answered: what was asked and not answered is wanted again.
-  if (tree_in_flight_ == 0) {
-    for (const Node& n : nodes_asked_) nodes_todo_.push_back(n);
-    nodes_asked_.clear();
-  }
-  check_done();
+  if (ticket) node_asks_.close(*ticket);
   return Outcome::progress;
 }
 
 Outcome StateSync::on_leaf_entries(const wire::LeafEntries& m) {
+  const Outcome outcome = take_leaf_entries(m);
+  check_done();
+  return outcome;
+}
+
+Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m) {
   if (m.seq != seq_) return Outcome::progress;
-  leaves_in_flight_ -= std::min<std::size_t>(leaves_in_flight_, 1);
+  std::optional<std::uint64_t> ticket;
   for (const wire::LeafPart& part : m.parts) {
+    if (!ticket) ticket = leaf_asks_.ticket_of(part.bucket);
     auto it = listings_.find(part.bucket);
     if (it == listings_.end() || it->second.listed) continue;
     Listing& l = it->second;
@@ -170,9 +282,9 @@ Outcome StateSync::on_leaf_entries(const wire::LeafEntries& m) {
       ++stats_.entries;
       stats_.bytes += entry_bytes(e);
     }
-    leaves_asked_.erase(part.bucket);
+    leaf_asks_.answered(part.bucket);
     if (l.entries.size() < l.total) {
-      leaves_todo_.push_back(part.bucket);  // the next part
+      leaf_asks_.todo.push_back(part.bucket);  // the next part
       continue;
     }
     std::vector<BucketEntry> listed;
@@ -181,22 +293,18 @@ Outcome StateSync::on_leaf_entries(const wire::LeafEntries& m) {
     if (store_.leaf_digest(listed) != l.digest && !bugs_.skip_leaf_check) return relist(part.bucket, l);
     finish_listing(part.bucket, l);
   }
-  if (leaves_in_flight_ == 0) {
-    for (Bucket b : leaves_asked_) leaves_todo_.push_back(b);
-    leaves_asked_.clear();
-  }
-  check_done();
+  if (ticket) leaf_asks_.close(*ticket);
   return Outcome::progress;
 }
 
 // A listing that fails a check may hold the liar's entries: it starts over,
-// from the next source.
+// from the next source (the caller retries).
 Outcome StateSync::relist(Bucket b, Listing& l) {
   const Digest certified = l.digest;
   l = Listing{};
   l.digest = certified;
-  leaves_asked_.erase(b);
-  leaves_todo_.push_back(b);
+  leaf_asks_.answered(b);
+  leaf_asks_.todo.push_back(b);
   return Outcome::bad;
 }
 
@@ -210,17 +318,24 @@ void StateSync::finish_listing(Bucket b, Listing& l) {
     if (own != ours.end() && own->second == e.digest) continue;
     l.missing.insert(e.key);
     values_wanted_[e.key] = b;
-    values_todo_.push_back(e.key);
+    value_asks_.todo.push_back(e.key);
   }
   try_install(b);
 }
 
 Outcome StateSync::on_values(const wire::Values& m) {
+  const Outcome outcome = take_values(m);
+  check_done();
+  return outcome;
+}
+
+Outcome StateSync::take_values(const wire::Values& m) {
   if (m.seq != seq_) return Outcome::progress;
-  values_in_flight_ -= std::min<std::size_t>(values_in_flight_, 1);
+  std::optional<std::uint64_t> ticket;
   std::set<Bucket> touched;
   Outcome outcome = Outcome::progress;
   for (const wire::KeyValue& kv : m.values) {
+    if (!ticket) ticket = value_asks_.ticket_of(kv.key);
     auto wanted = values_wanted_.find(kv.key);
     if (wanted == values_wanted_.end()) continue;
     const Bucket b = wanted->second;
@@ -235,7 +350,7 @@ Outcome StateSync::on_values(const wire::Values& m) {
     }
     l.values.emplace(kv.key, kv.value);
     l.missing.erase(kv.key);
-    values_asked_.erase(kv.key);
+    value_asks_.answered(kv.key);
     values_wanted_.erase(wanted);
     ++stats_.values;
     stats_.value_bytes += value_bytes(kv);
@@ -243,11 +358,7 @@ Outcome StateSync::on_values(const wire::Values& m) {
     touched.insert(b);
   }
   for (Bucket b : touched) try_install(b);
-  if (values_in_flight_ == 0) {
-    for (const Bytes& k : values_asked_) values_todo_.push_back(k);
-    values_asked_.clear();
-  }
-  check_done();
+  if (ticket && outcome == Outcome::progress) value_asks_.close(*ticket);
   return outcome;
 }
 
@@ -275,18 +386,25 @@ void StateSync::try_install(Bucket b) {
       if (at == entries.end() || at->first != own.key) entries.insert(at, {own.key, *store_.get(own.key)});
     }
   }
+  // Its digest is the verified listing's. The tree folds it in once per
+  // answer (check_done), not bucket by bucket, which would cost a path of
+  // node digests per bucket.
   store_.replace_bucket(b, entries);
-  SYNOD_ASSERT(broken() || store_.node(MerkleStore::Node{MerkleStore::kLevels, b}) == l.digest,
-               "an installed bucket has its certified digest");
   listings_.erase(it);
   ++stats_.leaves;
 }
 
+// After every input: the buckets installed are folded into the tree, so the
+// leaf digests the backend stores match its data at every commit (a
+// restart rebuilds the tree from them).
 void StateSync::check_done() {
+  (void)store_.root();
   if (done_ || !nodes_.empty() || !listings_.empty()) return;
   SYNOD_ASSERT(values_wanted_.empty(), "values are wanted only for listings under way");
   SYNOD_ASSERT(broken() || store_.root() == root_, "a finished tree walk leaves the certified root");
   done_ = true;
+  known_.clear();
+  carried_.clear();
 }
 
 // ---------------------------------------------------------------- serving

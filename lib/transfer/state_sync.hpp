@@ -19,23 +19,61 @@
 // everything kept so far was verified. The sync is done when nothing is
 // left to fetch; the receiver's root is then the certified one (checked).
 //
-// Memory: at most kBuckets pending leaves, kMaxValuesInFlight values, and
-// one listing per pending bucket; a listing is bounded by max_listing_bytes.
+// Flow control: at most kRequestsInFlight requests per kind are
+// outstanding. An answer is matched to the request that asked its first
+// item; whatever that request asked and the answer left out (a source cuts
+// answers at its byte budget) is wanted again at once. expire() re-asks what
+// stayed unanswered for a whole timer period (lost); retry() re-asks
+// everything (a new source).
+//
+// Moving on: retarget() moves the walk to a newer certified root and keeps
+// what was verified under the old one that the new one still certifies: the
+// children of interior nodes by digest (a node digest binds its children),
+// and listings and fetched values of a bucket whose leaf digest is the same.
+// So a transfer that the cluster's progress overtakes fetches again only
+// what changed meanwhile.
+//
+// Memory: at most kBuckets pending leaves, one listing per pending bucket
+// (bounded by max_listing_bytes), the values of pending listings, and the
+// verified interior nodes (at most 69,905 x 16 digests).
 //
 // Pure and deterministic: no I/O, no clock. Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <cstring>
 #include <map>
 #include <optional>
-#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/merkle_store.hpp"
 #include "wire/messages.hpp"
 
 namespace synod::transfer {
+
+namespace detail {
+// Hashes for the walk's bookkeeping (hash tables: a transfer of a million
+// keys looks each up several times).
+struct BytesHash {
+  std::size_t operator()(const Bytes& b) const {
+    return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  }
+};
+struct DigestHash {  // digests are uniform: their first bytes will do
+  std::size_t operator()(const Digest& d) const {
+    std::size_t h;
+    std::memcpy(&h, d.data(), sizeof h);
+    return h;
+  }
+};
+struct NodeHash {
+  std::size_t operator()(const MerkleStore::Node& n) const { return (std::size_t{n.level} << 32) | n.index; }
+};
+}  // namespace detail
 
 enum class Outcome : std::uint8_t {
   progress,  // verified and kept (maybe nothing new: a duplicate)
@@ -73,9 +111,14 @@ class StateSync {
   // The requests to send next (to the current source): what is wanted and
   // not yet asked, within the pipeline bound.
   std::vector<wire::Message> next_requests();
-  // Everything asked and not answered is wanted again (a lost request, or
-  // a new source).
+  // Everything asked and not answered is wanted again (a new source).
   void retry();
+  // Called once per retransmission period: requests that stayed unanswered
+  // for a whole period are taken as lost and their items wanted again.
+  void expire();
+  // Walks toward a newer certified state (seq > this one's) from here,
+  // keeping what the new root still certifies (see above).
+  void retarget(Seq seq, const Digest& root);
 
   Outcome on_tree_nodes(const wire::TreeNodes& m);
   Outcome on_leaf_entries(const wire::LeafEntries& m);
@@ -86,45 +129,79 @@ class StateSync {
   bool broken() const { return bugs_.skip_leaf_check || bugs_.keep_stale; }
 
  private:
+  // The outstanding requests of one kind: which request asked each item, so
+  // an answer closes its own request (tickets in ask order).
+  template <class Item, class Hash>
+  class Asks {
+   public:
+    std::deque<Item> todo;  // wanted, not asked (stale items are skipped on take)
+
+    // The next request: up to `max` items of todo that are still wanted and
+    // not asked already. Empty: nothing to ask.
+    template <class Wanted>
+    std::vector<Item> take(std::size_t max, const Wanted& wanted);
+    std::size_t in_flight() const { return requests_.size(); }
+    // The outstanding request that asked i.
+    std::optional<std::uint64_t> ticket_of(const Item& i) const;
+    // i arrived and was kept: asked no more.
+    void answered(const Item& i) { asked_.erase(i); }
+    // The request is answered: what it asked and did not get is wanted again, first.
+    void close(std::uint64_t ticket);
+    void retry();
+    void expire();
+    void clear();
+
+   private:
+    struct Request {
+      std::vector<Item> items;
+      bool aged = false;  // outstanding at the previous expire()
+    };
+    std::unordered_map<Item, std::uint64_t, Hash> asked_;
+    std::map<std::uint64_t, Request> requests_;
+    std::uint64_t next_ticket_ = 0;
+  };
+
   struct Listing {
     Digest digest{};                        // the certified leaf digest
     std::uint32_t total = 0;                // from the first part
     std::vector<wire::LeafEntry> entries;   // the first entries.size() of them
     std::size_t bytes = 0;
     // Values still wanted (listed entries that differ from ours), by key.
-    std::set<Bytes> missing;
-    std::map<Bytes, Bytes> values;  // those received, verified
+    std::unordered_set<Bytes, detail::BytesHash> missing;
+    std::unordered_map<Bytes, Bytes, detail::BytesHash> values;  // those received, verified
     bool listed = false;            // all `total` entries in and verified
   };
 
+  Outcome take_tree_nodes(const wire::TreeNodes& m);
+  Outcome take_leaf_entries(const wire::LeafEntries& m);
+  Outcome take_values(const wire::Values& m);
   void want_node(MerkleStore::Node n, const Digest& certified);
+  void expand(MerkleStore::Node n, const MerkleStore::Children& children);
+  void adopt(Bucket b, Listing l);
   Outcome relist(Bucket b, Listing& l);
   void finish_listing(Bucket b, Listing& l);
   void try_install(Bucket b);
   void check_done();
 
   MerkleStore& store_;
-  const Seq seq_;
-  const Digest root_;
+  Seq seq_;
+  Digest root_;
   const std::size_t max_listing_bytes_;
   const SyncBugs bugs_;
 
   // Interior nodes whose children are wanted, with their certified digests.
-  std::map<MerkleStore::Node, Digest> nodes_;
-  std::deque<MerkleStore::Node> nodes_todo_;
-  std::set<MerkleStore::Node> nodes_asked_;
+  std::unordered_map<MerkleStore::Node, Digest, detail::NodeHash> nodes_;
+  Asks<MerkleStore::Node, detail::NodeHash> node_asks_;
+  // Verified children by node digest (kept across retarget()).
+  std::unordered_map<Digest, MerkleStore::Children, detail::DigestHash> known_;
   // Buckets being listed or filled.
-  std::map<Bucket, Listing> listings_;
-  std::deque<Bucket> leaves_todo_;
-  std::set<Bucket> leaves_asked_;
+  std::unordered_map<Bucket, Listing> listings_;
+  Asks<Bucket, std::hash<Bucket>> leaf_asks_;
+  // Listings of an earlier root, adopted if the new one certifies the same leaf.
+  std::unordered_map<Bucket, Listing> carried_;
   // Values wanted: key -> its bucket.
-  std::map<Bytes, Bucket> values_wanted_;
-  std::deque<Bytes> values_todo_;
-  std::set<Bytes> values_asked_;
-  // Requests outstanding, per kind (bounded by kRequestsInFlight).
-  std::size_t tree_in_flight_ = 0;
-  std::size_t leaves_in_flight_ = 0;
-  std::size_t values_in_flight_ = 0;
+  std::unordered_map<Bytes, Bucket, detail::BytesHash> values_wanted_;
+  Asks<Bytes, detail::BytesHash> value_asks_;
   bool done_ = false;
   SyncStats stats_;
 };

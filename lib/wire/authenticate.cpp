@@ -94,6 +94,28 @@ bool sender_authentic(const ClusterConfig& config, const Crypto& crypto, Replica
   return crypto.verify_mac(sender, input, authenticator.subspan(self * kMacBytes, kMacBytes));
 }
 
+bool point_to_point(MsgType type) {
+  switch (type) {
+    case MsgType::fetch_tree:
+    case MsgType::tree_nodes:
+    case MsgType::fetch_leaves:
+    case MsgType::leaf_entries:
+    case MsgType::fetch_values:
+    case MsgType::values:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Bytes point_to_point_authenticator(const Crypto& crypto, ReplicaId to, ByteView input) {
+  return crypto.mac(Principal::replica(to), input);
+}
+
+bool point_to_point_authentic(const Crypto& crypto, Principal sender, ByteView input, ByteView authenticator) {
+  return !sender.is_client() && authenticator.size() == kMacBytes && crypto.verify_mac(sender, input, authenticator);
+}
+
 Bytes signature_and_macs(const Crypto& crypto, std::uint32_t n, ByteView input, Bytes signature) {
   Bytes out = std::move(signature);
   out.reserve(out.size() + n * kMacBytes);

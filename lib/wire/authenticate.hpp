@@ -22,10 +22,14 @@
 //
 // Paxos replica messages: a signature, or one MAC per replica in MAC mode
 // (paxos_replica_authenticator below).
+//
+// Tree-walk requests and answers (point_to_point below) between pbft
+// replicas in MAC mode: the one MAC of their receiver.
 #pragma once
 
 #include <optional>
 #include <span>
+#include <type_traits>
 
 #include "synod/config.hpp"
 #include "synod/replica.hpp"
@@ -67,6 +71,22 @@ bool all_requests_authentic(const ClusterConfig& config, const Crypto& crypto, R
 // replica's message to a third party, so a MAC for each receiver is all the
 // authentication it needs; pbft's replica messages stay signed (proofs).
 Bytes paxos_replica_authenticator(const ClusterConfig& config, const Crypto& crypto, ReplicaId self, ByteView input);
+
+// The state transfer's tree walk (FETCH-TREE, TREE-NODES, FETCH-LEAVES,
+// LEAF-ENTRIES, FETCH-VALUES, VALUES) goes from one replica to one other,
+// is never relayed and proves nothing to a third party: the receiver checks
+// every answer against digests that 2f+1 signed checkpoints certify. So in
+// MAC mode pbft authenticates these with a single MAC for the receiver
+// (point_to_point_authenticator), not a signature, which on answers of a
+// megabyte costs several times more (docs/PROTOCOL.md, "State transfer by
+// tree walk").
+bool point_to_point(MsgType type);
+template <class M>
+inline constexpr bool point_to_point_v =
+    std::is_same_v<M, FetchTree> || std::is_same_v<M, TreeNodes> || std::is_same_v<M, FetchLeaves> ||
+    std::is_same_v<M, LeafEntries> || std::is_same_v<M, FetchValues> || std::is_same_v<M, Values>;
+Bytes point_to_point_authenticator(const Crypto& crypto, ReplicaId to, ByteView input);
+bool point_to_point_authentic(const Crypto& crypto, Principal sender, ByteView input, ByteView authenticator);
 
 // An envelope's authenticator at replica `self`: a client's as a request
 // (request_authentic); a paxos replica's by its MAC for self in MAC mode;

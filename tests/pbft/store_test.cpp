@@ -156,3 +156,36 @@ TEST_CASE("store: a source that serves a wrong leaf is skipped; the transfer com
   CHECK(c.status(3).last_executed == c.status(0).last_executed);
   CHECK(c.status(3).state_digest == c.status(0).state_digest);
 }
+
+TEST_CASE("store under MACs: tree-walk frames carry one MAC, for their receiver only") {
+  Cluster c(1, {}, Authentication::macs, Cluster::App::store_kv);
+  genesis(c, 500);
+  std::vector<InFlight> to_3;
+  c.drop = [&](const InFlight& m) {
+    if (m.to == ReplicaId{3} && !c.up(3)) return true;
+    if (m.to == ReplicaId{3}) to_3.push_back(m);
+    return false;
+  };
+  c.crash(3);
+  for (RequestNo t = 1; t <= 21; ++t) put(c, 1, t, "g" + std::to_string(t), "changed");
+  c.start(3);
+  put(c, 1, 22, "after", "restart");
+  c.advance(3'000'000);
+  CHECK(c.status(3).state_transfers >= 1);
+  CHECK(c.status(3).state_digest == c.status(0).state_digest);
+  // Every answer replica 3 got was authenticated by a MAC for replica 3 (no
+  // signature: nobody else is ever shown these).
+  std::optional<InFlight> answer;
+  for (const InFlight& m : to_3) {
+    if (m.type() != wire::MsgType::tree_nodes && m.type() != wire::MsgType::values) continue;
+    CHECK(wire::decode_envelope(m.frame)->authenticator.size() == kMacBytes);
+    answer = m;
+  }
+  REQUIRE(answer.has_value());
+  // The same frame delivered to replica 2 does not authenticate there.
+  const std::uint64_t before = c.rejected(2, Rejection::bad_authenticator);
+  c.drop = {};
+  c.network.push_back({answer->from, ReplicaId{2}, 0, answer->frame});
+  c.deliver_all();
+  CHECK(c.rejected(2, Rejection::bad_authenticator) == before + 1);
+}

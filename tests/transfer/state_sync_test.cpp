@@ -246,6 +246,96 @@ TEST_CASE("a source serving another state (a root with no certificate) never get
   CHECK(lagging.store->root() == Digest{});  // nothing of the liar's was kept
 }
 
+// Answers every request but those for values (which stay unanswered).
+void run_without_values(StateSync& sync, const MerkleStore& source) {
+  for (int round = 0; round < 100000; ++round) {
+    bool answered = false;
+    for (wire::Message& request : sync.next_requests()) {
+      if (auto* m = std::get_if<wire::FetchTree>(&request)) {
+        REQUIRE(sync.on_tree_nodes(serve_tree(source, *m)) == Outcome::progress);
+        answered = true;
+      }
+      if (auto* m = std::get_if<wire::FetchLeaves>(&request)) {
+        REQUIRE(sync.on_leaf_entries(serve_leaves(source, *m, kBudget)) == Outcome::progress);
+        answered = true;
+      }
+    }
+    if (!answered) return;
+  }
+}
+
+TEST_CASE("a transfer overtaken by a newer certified state keeps what the new root still certifies") {
+  constexpr int kKeys = 5000;
+  Replica source, lagging;
+  source.fill(0, kKeys, 0);
+  const Digest first = source.store->pin(128);
+  StateSync sync(*lagging.store, 128, first, kMaxListing);
+  run_without_values(sync, *source.store);  // the whole tree and every listing, no value yet
+  const SyncStats before = sync.stats();
+  REQUIRE(before.entries == kKeys);
+  REQUIRE(before.values == 0);
+
+  constexpr int kChanged = 50;
+  for (int i = 0; i < kKeys; i += kKeys / kChanged) REQUIRE(source.store->put(key_of(i), value_of(i, 1)));
+  const Digest second = source.store->pin(256);
+  sync.retarget(256, second);
+  const RunResult r = run(sync, *source.store);
+  CHECK(r.done);
+  CHECK(lagging.store->root() == second);
+  CHECK(lagging.store->get(key_of(0)) == value_of(0, 1));
+  // Only the changed paths are walked and listed again: at most one node per
+  // level and one listing per changed key (a fresh walk would fetch every
+  // node and all kKeys entries once more).
+  CHECK(sync.stats().nodes - before.nodes <= kChanged * MerkleStore::kLevels);
+  CHECK(sync.stats().entries - before.entries <= 2 * kChanged);
+  CHECK(sync.stats().values == kKeys);
+}
+
+TEST_CASE("requests unanswered for a whole period are asked again; answered ones are not") {
+  Replica source, lagging;
+  source.fill(0, 3000, 0);
+  const Digest root = source.store->pin(128);
+  StateSync sync(*lagging.store, 128, root, kMaxListing);
+  std::vector<wire::Message> first = sync.next_requests();
+  REQUIRE(first.size() == 1);  // the root's children
+  CHECK(sync.next_requests().empty());  // asked, not answered: not asked twice
+  sync.expire();
+  CHECK(sync.next_requests().empty());  // outstanding for less than a period
+  sync.expire();
+  std::vector<wire::Message> again = sync.next_requests();  // lost: asked again
+  REQUIRE(again.size() == 1);
+  CHECK(std::get<wire::FetchTree>(again.front()).nodes == std::get<wire::FetchTree>(first.front()).nodes);
+  REQUIRE(sync.on_tree_nodes(serve_tree(*source.store, std::get<wire::FetchTree>(again.front()))) == Outcome::progress);
+  sync.expire();
+  sync.expire();
+  for (const wire::Message& m : sync.next_requests()) {  // the children's requests, not the root's again
+    const auto* tree = std::get_if<wire::FetchTree>(&m);
+    REQUIRE(tree != nullptr);
+    for (const wire::TreeNodeRef& ref : tree->nodes) CHECK(ref.level == 1);
+  }
+}
+
+TEST_CASE("an answer cut at the source's byte budget: the rest of its request is asked again at once") {
+  Replica source, lagging;
+  source.fill(0, 2000, 0);
+  const Digest root = source.store->pin(128);
+  StateSync sync(*lagging.store, 128, root, kMaxListing);
+  run_without_values(sync, *source.store);
+  sync.retry();  // the value requests it left unanswered
+  std::vector<wire::Message> requests = sync.next_requests();
+  REQUIRE(requests.size() == 2);  // 1024 keys and the other 976
+  const auto& asked = std::get<wire::FetchValues>(requests.front());
+  REQUIRE(asked.keys.size() > 10);
+  const wire::Values cut = serve_values(*source.store, asked, 5 * 1024);  // a few values only
+  REQUIRE(cut.values.size() < asked.keys.size());
+  REQUIRE(sync.on_values(cut) == Outcome::progress);
+  std::vector<wire::Message> next = sync.next_requests();
+  REQUIRE(next.size() == 1);
+  const auto& rest = std::get<wire::FetchValues>(next.front());
+  const auto cut_at = static_cast<std::ptrdiff_t>(cut.values.size());
+  CHECK(rest.keys == std::vector<Bytes>(asked.keys.begin() + cut_at, asked.keys.end()));
+}
+
 TEST_CASE("a crash in the middle of a transfer: the restarted replica finishes it from what it kept") {
   Replica source, lagging;
   source.fill(0, 5000, 0);
