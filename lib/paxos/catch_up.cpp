@@ -12,6 +12,8 @@
 namespace synod::paxos {
 
 namespace {
+// A tree walk's source is stalled when this many heartbeats bring nothing new.
+constexpr std::uint64_t kSyncStallHeartbeats = 5;
 // A catch-up answer carries at most this share of the frame cap.
 constexpr std::size_t kCatchUpBytesDivisor = 2;
 // Encoding overhead per request in a batch, for the answer's size budget.
@@ -262,17 +264,20 @@ void PaxosReplica::begin_tree_sync(Slot slot, const Digest& root, ReplicaId sour
 void PaxosReplica::retry_tree_sync() {
   SYNOD_ASSERT(sync_.has_value(), "a transfer is under way");
   if (sync_->done()) return finish_tree_sync();  // resumed after a restart with nothing left
-  if (sync_->stats().bytes == sync_bytes_at_retry_) {
-    // Nothing arrived since the last retry: requests or answers were lost,
-    // or the source keeps this snapshot no more (it took a newer one, or
-    // restarted). Everything asked is asked again, and the source says
-    // which snapshot it serves now (on_root moves the transfer to it).
-    send(Destination::replica(catch_up_source_), wire::CatchUpRequest{last_executed_ + 1, 0, 0});
-    sync_->retry();
-  } else {
-    sync_->expire();  // only what stayed unanswered for a whole period is asked again
+  // Judged over several heartbeats: an answer of a megabyte may take longer
+  // than one to come, and asking again what is merely queued doubles it.
+  if (now_ >= sync_checked_us_ + kSyncStallHeartbeats * heartbeat_interval_us_) {
+    sync_checked_us_ = now_;
+    if (sync_->stats().bytes == sync_bytes_at_retry_) {
+      // Nothing new arrived: requests or answers were lost, or the source
+      // keeps this snapshot no more (it took a newer one, or restarted).
+      // Everything asked is asked again, and the source says which snapshot
+      // it serves now (on_root moves the transfer to it).
+      send(Destination::replica(catch_up_source_), wire::CatchUpRequest{last_executed_ + 1, 0, 0});
+      sync_->retry();
+    }
+    sync_bytes_at_retry_ = sync_->stats().bytes;
   }
-  sync_bytes_at_retry_ = sync_->stats().bytes;
   send_sync_requests();
 }
 
@@ -338,21 +343,33 @@ void PaxosReplica::finish_tree_sync() {
   if (role_ == Role::candidate) try_lead();  // phase 1 waited for this
 }
 
+// A tree-walk request for a snapshot older than ours (we keep only the
+// latest): the asker is told which one we serve now, so its walk moves on to
+// it at once (on_root) instead of waiting for its retry.
+bool PaxosReplica::serving(ReplicaId from, Slot slot) {
+  if (store()->pinned(slot)) return true;
+  if (slot < snapshot_slot_) {
+    wire::CatchUp cu{promised_, 0, 0, 0, {}, {}};
+    serve_root(from, cu);
+  }
+  return false;
+}
+
 void PaxosReplica::on_fetch_tree(ReplicaId from, const wire::FetchTree& m) {
   if (store() == nullptr) return reject(Rejection::invalid);  // a whole state goes in CATCH-UP chunks
-  if (!store()->pinned(m.seq)) return;  // not (or no longer) ours: the asker's retry learns which is
+  if (!serving(from, m.seq)) return;
   send(Destination::replica(from), transfer::serve_tree(*store(), m));
 }
 
 void PaxosReplica::on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
-  if (!store()->pinned(m.seq)) return;
+  if (!serving(from, m.seq)) return;
   send(Destination::replica(from), transfer::serve_leaves(*store(), m, config_.snapshot_chunk()));
 }
 
 void PaxosReplica::on_fetch_values(ReplicaId from, const wire::FetchValues& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
-  if (!store()->pinned(m.seq)) return;
+  if (!serving(from, m.seq)) return;
   send(Destination::replica(from), transfer::serve_values(*store(), m, config_.snapshot_chunk()));
 }
 

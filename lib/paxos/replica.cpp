@@ -168,11 +168,11 @@ void PaxosReplica::dispatch(const wire::Envelope& env, const wire::Message& msg)
         else if constexpr (std::is_same_v<M, wire::FetchValues>) on_fetch_values(from, m);
         // Tree-walk answers feed the transfer under way (a late one, none).
         else if constexpr (std::is_same_v<M, wire::TreeNodes>)
-          after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m) : transfer::Outcome::progress);
+          after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m, from == sync_source_) : transfer::Outcome::progress);
         else if constexpr (std::is_same_v<M, wire::LeafEntries>)
-          after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m) : transfer::Outcome::progress);
+          after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m, from == sync_source_) : transfer::Outcome::progress);
         else if constexpr (std::is_same_v<M, wire::Values>)
-          after_sync_answer(from, sync_ ? sync_->on_values(m) : transfer::Outcome::progress);
+          after_sync_answer(from, sync_ ? sync_->on_values(m, from == sync_source_) : transfer::Outcome::progress);
         else reject(Rejection::invalid);  // replies and PBFT messages have no business here
       },
       msg);

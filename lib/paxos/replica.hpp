@@ -135,6 +135,7 @@ class PaxosReplica final : public Replica {
   void on_catch_up(ReplicaId from, const wire::CatchUp& cu);
   // ---- a store-backed state: snapshots by pin, catch-up by tree walk (catch_up.cpp)
   void serve_root(ReplicaId to, wire::CatchUp& cu);
+  bool serving(ReplicaId from, Slot slot);
   void on_root(ReplicaId from, const wire::CatchUp& cu);
   void begin_tree_sync(Slot slot, const Digest& root, ReplicaId source);
   void retry_tree_sync();
@@ -245,6 +246,7 @@ class PaxosReplica final : public Replica {
   std::optional<transfer::StateSync> sync_;
   ReplicaId sync_source_ = 0;
   std::uint64_t sync_bytes_at_retry_ = 0;
+  TimeUs sync_checked_us_ = 0;  // when retry_tree_sync last judged progress
   // A store-backed state resumes after a restart at the last slot it
   // executed ("applied"), above its snapshot: the slots between were chosen,
   // but their values are not kept, so this replica serves none of them.

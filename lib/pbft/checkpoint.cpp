@@ -330,17 +330,15 @@ void PbftReplica::begin_tree_sync(Seq seq, const std::vector<Signed<wire::Checkp
 void PbftReplica::retry_tree_sync() {
   if (!sync_) return begin_tree_sync(*transfer_target_, transfer_proof_);
   if (sync_->done()) return finish_tree_sync();  // resumed after a restart with nothing left
-  // Nothing arrived since the last retry: the next signer goes on from where
-  // this one stopped (everything kept so far is verified). Otherwise only
-  // what stayed unanswered for a whole period is asked again.
+  // Nothing new arrived since the last retry: the next signer goes on from
+  // where this one stopped (everything kept so far is verified). While
+  // answers bring something, what is outstanding is queued behind them.
   if (sync_->stats().bytes == sync_bytes_at_retry_) {
     std::vector<ReplicaId> sources;
     for (const auto& s : sync_proof_)
       if (s.signer != self_) sources.push_back(s.signer);
     if (!sources.empty()) sync_source_ = sources[fetch_rotation_++ % sources.size()];
     sync_->retry();
-  } else {
-    sync_->expire();
   }
   sync_bytes_at_retry_ = sync_->stats().bytes;
   send_sync_requests();

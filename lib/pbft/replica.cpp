@@ -205,9 +205,9 @@ void PbftReplica::dispatch(const wire::Envelope& env, wire::Message& msg, ByteVi
         else if constexpr (std::is_same_v<M, wire::FetchTree>) on_fetch_tree(from, m);
         else if constexpr (std::is_same_v<M, wire::FetchLeaves>) on_fetch_leaves(from, m);
         else if constexpr (std::is_same_v<M, wire::FetchValues>) on_fetch_values(from, m);
-        else if constexpr (std::is_same_v<M, wire::TreeNodes>) after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m) : transfer::Outcome::progress);
-        else if constexpr (std::is_same_v<M, wire::LeafEntries>) after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m) : transfer::Outcome::progress);
-        else if constexpr (std::is_same_v<M, wire::Values>) after_sync_answer(from, sync_ ? sync_->on_values(m) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::TreeNodes>) after_sync_answer(from, sync_ ? sync_->on_tree_nodes(m, from == sync_source_) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::LeafEntries>) after_sync_answer(from, sync_ ? sync_->on_leaf_entries(m, from == sync_source_) : transfer::Outcome::progress);
+        else if constexpr (std::is_same_v<M, wire::Values>) after_sync_answer(from, sync_ ? sync_->on_values(m, from == sync_source_) : transfer::Outcome::progress);
         else reject(Rejection::invalid);  // replies and paxos messages have no business here
       },
       msg);

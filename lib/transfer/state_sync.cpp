@@ -37,7 +37,7 @@ bool plausible_key(const MerkleStore& store, Bucket b, const Bytes& key) {
 
 template <class Item, class Hash>
 template <class Wanted>
-std::vector<Item> StateSync::Asks<Item, Hash>::take(std::size_t max, const Wanted& wanted) {
+std::vector<Item> StateSync::Asks<Item, Hash>::take(std::size_t max, std::uint64_t ticket, const Wanted& wanted) {
   std::vector<Item> out;
   while (!todo.empty() && out.size() < max) {
     Item i = std::move(todo.front());
@@ -46,9 +46,8 @@ std::vector<Item> StateSync::Asks<Item, Hash>::take(std::size_t max, const Wante
     out.push_back(std::move(i));
   }
   if (out.empty()) return out;
-  const std::uint64_t ticket = next_ticket_++;
   for (const Item& i : out) asked_.emplace(i, ticket);
-  requests_.emplace(ticket, Request{out, false});
+  requests_.emplace(ticket, out);
   return out;
 }
 
@@ -60,10 +59,15 @@ std::optional<std::uint64_t> StateSync::Asks<Item, Hash>::ticket_of(const Item& 
 }
 
 template <class Item, class Hash>
-void StateSync::Asks<Item, Hash>::close(std::uint64_t ticket) {
+void StateSync::Asks<Item, Hash>::close_through(std::uint64_t ticket) {
+  while (!requests_.empty() && requests_.begin()->first <= ticket) close_one(requests_.begin()->first);
+}
+
+template <class Item, class Hash>
+void StateSync::Asks<Item, Hash>::close_one(std::uint64_t ticket) {
   auto r = requests_.find(ticket);
-  if (r == requests_.end()) return;
-  const std::vector<Item>& items = r->second.items;
+  SYNOD_ASSERT(r != requests_.end(), "closing an outstanding request");
+  const std::vector<Item>& items = r->second;
   // Pushed to the front in reverse, so they are asked again in their order.
   for (auto i = items.rbegin(); i != items.rend(); ++i) {
     auto a = asked_.find(*i);
@@ -76,18 +80,8 @@ void StateSync::Asks<Item, Hash>::close(std::uint64_t ticket) {
 
 template <class Item, class Hash>
 void StateSync::Asks<Item, Hash>::retry() {
-  while (!requests_.empty()) close(std::prev(requests_.end())->first);
+  while (!requests_.empty()) close_one(std::prev(requests_.end())->first);
   SYNOD_ASSERT(asked_.empty(), "every asked item belongs to an outstanding request");
-}
-
-template <class Item, class Hash>
-void StateSync::Asks<Item, Hash>::expire() {
-  std::vector<std::uint64_t> lost;
-  for (auto& [ticket, request] : requests_) {
-    if (request.aged) lost.push_back(ticket);
-    request.aged = true;
-  }
-  for (auto t = lost.rbegin(); t != lost.rend(); ++t) close(*t);
 }
 
 template <class Item, class Hash>
@@ -184,18 +178,20 @@ std::vector<wire::Message> StateSync::next_requests() {
   std::vector<wire::Message> out;
   while (node_asks_.in_flight() < kRequestsInFlight) {
     const std::vector<Node> nodes =
-        node_asks_.take(wire::kMaxTreeNodesPerFetch, [&](const Node& n) { return nodes_.contains(n); });
+        node_asks_.take(wire::kMaxTreeNodesPerFetch, next_ticket_, [&](const Node& n) { return nodes_.contains(n); });
     if (nodes.empty()) break;
+    ++next_ticket_;
     wire::FetchTree m{seq_, {}};
     for (const Node& n : nodes) m.nodes.push_back(wire::TreeNodeRef{n.level, n.index});
     out.emplace_back(std::move(m));
   }
   while (leaf_asks_.in_flight() < kRequestsInFlight) {
-    const std::vector<Bucket> buckets = leaf_asks_.take(wire::kMaxLeavesPerFetch, [&](Bucket b) {
+    const std::vector<Bucket> buckets = leaf_asks_.take(wire::kMaxLeavesPerFetch, next_ticket_, [&](Bucket b) {
       auto l = listings_.find(b);
       return l != listings_.end() && !l->second.listed;
     });
     if (buckets.empty()) break;
+    ++next_ticket_;
     wire::FetchLeaves m{seq_, {}};
     for (Bucket b : buckets)
       m.leaves.push_back(wire::LeafRef{b, static_cast<std::uint32_t>(listings_.at(b).entries.size())});
@@ -203,8 +199,9 @@ std::vector<wire::Message> StateSync::next_requests() {
   }
   while (value_asks_.in_flight() < kRequestsInFlight) {
     std::vector<Bytes> keys =
-        value_asks_.take(wire::kMaxKeysPerFetch, [&](const Bytes& k) { return values_wanted_.contains(k); });
+        value_asks_.take(wire::kMaxKeysPerFetch, next_ticket_, [&](const Bytes& k) { return values_wanted_.contains(k); });
     if (keys.empty()) break;
+    ++next_ticket_;
     out.emplace_back(wire::FetchValues{seq_, std::move(keys)});
   }
   return out;
@@ -216,31 +213,43 @@ void StateSync::retry() {
   value_asks_.retry();
 }
 
-void StateSync::expire() {
-  node_asks_.expire();
-  leaf_asks_.expire();
-  value_asks_.expire();
+// An answer to request `ticket`: the source answers in order, so what it and
+// the requests before it (of every kind) asked and did not get was dropped.
+void StateSync::answered_through(std::uint64_t ticket) {
+  node_asks_.close_through(ticket);
+  leaf_asks_.close_through(ticket);
+  value_asks_.close_through(ticket);
 }
 
-Outcome StateSync::on_tree_nodes(const wire::TreeNodes& m) {
-  const Outcome outcome = take_tree_nodes(m);
+Outcome StateSync::on_tree_nodes(const wire::TreeNodes& m, bool from_source) {
+  const Outcome outcome = take_tree_nodes(m, from_source);
   check_done();
   return outcome;
 }
 
-Outcome StateSync::take_tree_nodes(const wire::TreeNodes& m) {
-  if (m.seq != seq_) return Outcome::progress;  // an answer for another transfer
+// An answer about an older state than the one walked now (asked before a
+// retarget) is checked against the current certified digests like any
+// other; what still matches is kept, and what does not is skipped without
+// blaming its source (that state was certified too).
+Outcome StateSync::take_tree_nodes(const wire::TreeNodes& m, bool from_source) {
+  const bool stale = m.seq != seq_;
   std::optional<std::uint64_t> ticket;
   for (const wire::TreeChildren& tc : m.nodes) {
     const Node n{tc.node.level, tc.node.index};
-    if (!ticket) ticket = node_asks_.ticket_of(n);
+    if (!ticket && from_source && !stale) ticket = node_asks_.ticket_of(n);
     auto wanted = nodes_.find(n);
     if (wanted == nodes_.end()) continue;  // a duplicate, or not asked
-    if (tc.children.size() != MerkleStore::kFanout) return Outcome::bad;
+    if (tc.children.size() != MerkleStore::kFanout) {
+      if (stale) continue;
+      return Outcome::bad;
+    }
     MerkleStore::Children children;
     std::copy(tc.children.begin(), tc.children.end(), children.begin());
     // Each child digest is certified only if they hash to the certified one.
-    if (store_.node_digest(n.level, children) != wanted->second) return Outcome::bad;
+    if (store_.node_digest(n.level, children) != wanted->second) {
+      if (stale) continue;
+      return Outcome::bad;
+    }
     known_.emplace(wanted->second, children);
     nodes_.erase(wanted);
     node_asks_.answered(n);
@@ -248,21 +257,24 @@ Outcome StateSync::take_tree_nodes(const wire::TreeNodes& m) {
     stats_.bytes += 8 + MerkleStore::kFanout * kDigestBytes;
     expand(n, children);
   }
-  if (ticket) node_asks_.close(*ticket);
+  if (ticket) answered_through(*ticket);
   return Outcome::progress;
 }
 
-Outcome StateSync::on_leaf_entries(const wire::LeafEntries& m) {
-  const Outcome outcome = take_leaf_entries(m);
+Outcome StateSync::on_leaf_entries(const wire::LeafEntries& m, bool from_source) {
+  const Outcome outcome = take_leaf_entries(m, from_source);
   check_done();
   return outcome;
 }
 
-Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m) {
-  if (m.seq != seq_) return Outcome::progress;
+Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m, bool from_source) {
+  if (m.seq != seq_) {
+    take_stale_listings(m);
+    return Outcome::progress;
+  }
   std::optional<std::uint64_t> ticket;
   for (const wire::LeafPart& part : m.parts) {
-    if (!ticket) ticket = leaf_asks_.ticket_of(part.bucket);
+    if (!ticket && from_source) ticket = leaf_asks_.ticket_of(part.bucket);
     auto it = listings_.find(part.bucket);
     if (it == listings_.end() || it->second.listed) continue;
     Listing& l = it->second;
@@ -293,8 +305,58 @@ Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m) {
     if (store_.leaf_digest(listed) != l.digest && !bugs_.skip_leaf_check) return relist(part.bucket, l);
     finish_listing(part.bucket, l);
   }
-  if (ticket) leaf_asks_.close(*ticket);
+  if (ticket) answered_through(*ticket);
   return Outcome::progress;
+}
+
+// A value of the older state for a listing carried over from it (the walk
+// has not reached that bucket under the new root yet): kept with the listing
+// if it matches the listed entry, so it counts if the listing is adopted.
+void StateSync::keep_for_carried(const wire::KeyValue& kv) {
+  if (carried_.empty() || !kv.present || kv.value.size() > kMaxStoreValueBytes) return;
+  auto c = carried_.find(store_.bucket_of(kv.key));
+  if (c == carried_.end() || !c->second.listed || !c->second.missing.contains(kv.key)) return;
+  Listing& l = c->second;
+  auto listed = std::lower_bound(l.entries.begin(), l.entries.end(), kv.key,
+                                 [](const wire::LeafEntry& e, const Bytes& k) { return e.key < k; });
+  if (listed == l.entries.end() || listed->key != kv.key) return;
+  if (store_.entry_digest(kv.key, kv.value) != listed->digest) return;
+  l.values.emplace(kv.key, kv.value);
+  l.missing.erase(kv.key);
+  ++stats_.values;
+  stats_.value_bytes += value_bytes(kv);
+  stats_.bytes += value_bytes(kv);
+}
+
+// Listings of an older state: only those whole in one part that hash to
+// the leaf digest certified now are taken (parts of different states are
+// never mixed).
+void StateSync::take_stale_listings(const wire::LeafEntries& m) {
+  for (const wire::LeafPart& part : m.parts) {
+    auto it = listings_.find(part.bucket);
+    if (it == listings_.end() || it->second.listed || !it->second.entries.empty()) continue;
+    if (part.from != 0 || part.total == 0 || part.entries.size() != part.total) continue;
+    Listing& l = it->second;
+    std::vector<BucketEntry> listed;
+    listed.reserve(part.entries.size());
+    std::size_t bytes = 0;
+    bool plausible = true;
+    for (const wire::LeafEntry& e : part.entries) {
+      bytes += entry_bytes(e);
+      plausible = plausible && (listed.empty() || listed.back().key < e.key) &&
+                  plausible_key(store_, part.bucket, e.key) && bytes <= max_listing_bytes_;
+      if (!plausible) break;
+      listed.push_back(BucketEntry{e.key, e.digest});
+    }
+    if (!plausible || store_.leaf_digest(listed) != l.digest) continue;
+    l.total = part.total;
+    l.entries = part.entries;
+    l.bytes = bytes;
+    stats_.entries += part.entries.size();
+    stats_.bytes += bytes;
+    leaf_asks_.answered(part.bucket);
+    finish_listing(part.bucket, l);
+  }
 }
 
 // A listing that fails a check may hold the liar's entries: it starts over,
@@ -323,21 +385,24 @@ void StateSync::finish_listing(Bucket b, Listing& l) {
   try_install(b);
 }
 
-Outcome StateSync::on_values(const wire::Values& m) {
-  const Outcome outcome = take_values(m);
+Outcome StateSync::on_values(const wire::Values& m, bool from_source) {
+  const Outcome outcome = take_values(m, from_source);
   check_done();
   return outcome;
 }
 
-Outcome StateSync::take_values(const wire::Values& m) {
-  if (m.seq != seq_) return Outcome::progress;
+Outcome StateSync::take_values(const wire::Values& m, bool from_source) {
+  const bool stale = m.seq != seq_;
   std::optional<std::uint64_t> ticket;
   std::set<Bucket> touched;
   Outcome outcome = Outcome::progress;
   for (const wire::KeyValue& kv : m.values) {
-    if (!ticket) ticket = value_asks_.ticket_of(kv.key);
+    if (!ticket && from_source && !stale) ticket = value_asks_.ticket_of(kv.key);
     auto wanted = values_wanted_.find(kv.key);
-    if (wanted == values_wanted_.end()) continue;
+    if (wanted == values_wanted_.end()) {
+      if (stale) keep_for_carried(kv);
+      continue;
+    }
     const Bucket b = wanted->second;
     Listing& l = listings_.at(b);
     auto listed = std::lower_bound(l.entries.begin(), l.entries.end(), kv.key,
@@ -345,6 +410,7 @@ Outcome StateSync::take_values(const wire::Values& m) {
     SYNOD_ASSERT(listed != l.entries.end() && listed->key == kv.key, "a wanted value is listed");
     if (!kv.present || kv.value.size() > kMaxStoreValueBytes ||
         store_.entry_digest(kv.key, kv.value) != listed->digest) {
+      if (stale) continue;
       outcome = Outcome::bad;  // what came before it is verified and kept
       break;
     }
@@ -358,7 +424,7 @@ Outcome StateSync::take_values(const wire::Values& m) {
     touched.insert(b);
   }
   for (Bucket b : touched) try_install(b);
-  if (ticket && outcome == Outcome::progress) value_asks_.close(*ticket);
+  if (ticket && outcome == Outcome::progress) answered_through(*ticket);
   return outcome;
 }
 

@@ -20,18 +20,24 @@
 // left to fetch; the receiver's root is then the certified one (checked).
 //
 // Flow control: at most kRequestsInFlight requests per kind are
-// outstanding. An answer is matched to the request that asked its first
-// item; whatever that request asked and the answer left out (a source cuts
-// answers at its byte budget) is wanted again at once. expire() re-asks what
-// stayed unanswered for a whole timer period (lost); retry() re-asks
-// everything (a new source).
+// outstanding, all to one source, which answers them in order (one ordered
+// channel). An answer from the source is matched to the request that asked
+// its first item; whatever that request asked and the answer left out (a
+// source cuts answers at its byte budget) is wanted again at once, and so is
+// what every earlier request, of any kind, asked and never got (the source
+// dropped it: over its limit, or the state is no longer pinned there).
+// While answers come, nothing outstanding is asked twice: it is queued
+// behind them. When a whole timer period brings nothing new, the caller asks
+// everything again (retry), of another source.
 //
 // Moving on: retarget() moves the walk to a newer certified root and keeps
 // what was verified under the old one that the new one still certifies: the
 // children of interior nodes by digest (a node digest binds its children),
 // and listings and fetched values of a bucket whose leaf digest is the same.
-// So a transfer that the cluster's progress overtakes fetches again only
-// what changed meanwhile.
+// Answers about the old state that arrive after the move are checked
+// against the new certified digests too: what matches is kept, the rest is
+// skipped without blame. So a transfer that the cluster's progress overtakes
+// fetches again only what changed meanwhile.
 //
 // Memory: at most kBuckets pending leaves, one listing per pending bucket
 // (bounded by max_listing_bytes), the values of pending listings, and the
@@ -113,16 +119,15 @@ class StateSync {
   std::vector<wire::Message> next_requests();
   // Everything asked and not answered is wanted again (a new source).
   void retry();
-  // Called once per retransmission period: requests that stayed unanswered
-  // for a whole period are taken as lost and their items wanted again.
-  void expire();
   // Walks toward a newer certified state (seq > this one's) from here,
   // keeping what the new root still certifies (see above).
   void retarget(Seq seq, const Digest& root);
 
-  Outcome on_tree_nodes(const wire::TreeNodes& m);
-  Outcome on_leaf_entries(const wire::LeafEntries& m);
-  Outcome on_values(const wire::Values& m);
+  // An answer, from the current source or not (what it brings is checked
+  // and kept either way; only the source's answers close requests).
+  Outcome on_tree_nodes(const wire::TreeNodes& m, bool from_source = true);
+  Outcome on_leaf_entries(const wire::LeafEntries& m, bool from_source = true);
+  Outcome on_values(const wire::Values& m, bool from_source = true);
 
   const SyncStats& stats() const { return stats_; }
   // A broken variant runs: the certified root is not guaranteed at the end.
@@ -136,29 +141,27 @@ class StateSync {
    public:
     std::deque<Item> todo;  // wanted, not asked (stale items are skipped on take)
 
-    // The next request: up to `max` items of todo that are still wanted and
-    // not asked already. Empty: nothing to ask.
+    // The next request, under `ticket`: up to `max` items of todo that are
+    // still wanted and not asked already. Empty: nothing to ask.
     template <class Wanted>
-    std::vector<Item> take(std::size_t max, const Wanted& wanted);
+    std::vector<Item> take(std::size_t max, std::uint64_t ticket, const Wanted& wanted);
     std::size_t in_flight() const { return requests_.size(); }
     // The outstanding request that asked i.
     std::optional<std::uint64_t> ticket_of(const Item& i) const;
     // i arrived and was kept: asked no more.
     void answered(const Item& i) { asked_.erase(i); }
-    // The request is answered: what it asked and did not get is wanted again, first.
-    void close(std::uint64_t ticket);
+    // Request `ticket` (or a later one) is answered, and the source answers
+    // in order: what the requests up to it asked and did not get is wanted
+    // again, first.
+    void close_through(std::uint64_t ticket);
     void retry();
-    void expire();
     void clear();
 
    private:
-    struct Request {
-      std::vector<Item> items;
-      bool aged = false;  // outstanding at the previous expire()
-    };
+    void close_one(std::uint64_t ticket);
+
     std::unordered_map<Item, std::uint64_t, Hash> asked_;
-    std::map<std::uint64_t, Request> requests_;
-    std::uint64_t next_ticket_ = 0;
+    std::map<std::uint64_t, std::vector<Item>> requests_;  // by ticket: the items asked
   };
 
   struct Listing {
@@ -172,9 +175,12 @@ class StateSync {
     bool listed = false;            // all `total` entries in and verified
   };
 
-  Outcome take_tree_nodes(const wire::TreeNodes& m);
-  Outcome take_leaf_entries(const wire::LeafEntries& m);
-  Outcome take_values(const wire::Values& m);
+  Outcome take_tree_nodes(const wire::TreeNodes& m, bool from_source);
+  Outcome take_leaf_entries(const wire::LeafEntries& m, bool from_source);
+  Outcome take_values(const wire::Values& m, bool from_source);
+  void take_stale_listings(const wire::LeafEntries& m);
+  void answered_through(std::uint64_t ticket);
+  void keep_for_carried(const wire::KeyValue& kv);
   void want_node(MerkleStore::Node n, const Digest& certified);
   void expand(MerkleStore::Node n, const MerkleStore::Children& children);
   void adopt(Bucket b, Listing l);
@@ -203,6 +209,7 @@ class StateSync {
   std::unordered_map<Bytes, Bucket, detail::BytesHash> values_wanted_;
   Asks<Bytes, detail::BytesHash> value_asks_;
   bool done_ = false;
+  std::uint64_t next_ticket_ = 0;  // shared by the kinds: the order of asking
   SyncStats stats_;
 };
 
