@@ -127,6 +127,8 @@ void StateSync::want_node(Node n, const Digest& certified) {
   if (n.level == MerkleStore::kLevels) {
     if (certified == kZero) {
       store_.replace_bucket(n.index, {});
+      // A listing carried over for this bucket assumed our old entries.
+      carried_.erase(n.index);
       ++stats_.leaves;
       // Folded at once (node() folds), so the stored leaf digests match the
       // data at every commit.
