@@ -14,6 +14,11 @@ namespace synod::paxos {
 namespace {
 // A tree walk's source is stalled when this many heartbeats bring nothing new.
 constexpr std::uint64_t kSyncStallHeartbeats = 5;
+// A pin a peer fetched from within this many heartbeats lingers after the
+// next snapshot, while all pins together hold at most kMaxLingeringPinBytes
+// of copy-on-write data (transfer::ServedPins).
+constexpr TimeUs kServedPinLingerHeartbeats = 20;
+constexpr std::size_t kMaxLingeringPinBytes = 64u << 20;
 // A catch-up answer carries at most this share of the frame cap.
 constexpr std::size_t kCatchUpBytesDivisor = 2;
 // Encoding overhead per request in a batch, for the answer's size budget.
@@ -29,7 +34,9 @@ void PaxosReplica::take_snapshot() {
     // snapshot is served, so the older pin goes.
     snapshot_slot_ = last_executed_;
     snapshot_digest_ = s->pin(snapshot_slot_);
-    s->release_below(snapshot_slot_);
+    // An older pin a peer still walks lingers (transfer::ServedPins).
+    s->release_below(served_pins_.floor(snapshot_slot_, now_, kServedPinLingerHeartbeats * heartbeat_interval_us_,
+                                        s->pinned_bytes(), kMaxLingeringPinBytes));
   } else {
     // The client table goes with the application state, so a replica restored
     // from it never executes a retried request twice (PROTOCOL.md pitfall).
@@ -347,7 +354,10 @@ void PaxosReplica::finish_tree_sync() {
 // latest): the asker is told which one we serve now, so its walk moves on to
 // it at once (on_root) instead of waiting for its retry.
 bool PaxosReplica::serving(ReplicaId from, Slot slot) {
-  if (store()->pinned(slot)) return true;
+  if (store()->pinned(slot)) {
+    served_pins_.served(slot, now_);
+    return true;
+  }
   if (slot < snapshot_slot_) {
     wire::CatchUp cu{promised_, 0, 0, 0, {}, {}};
     serve_root(from, cu);

@@ -247,6 +247,7 @@ class PaxosReplica final : public Replica {
   ReplicaId sync_source_ = 0;
   std::uint64_t sync_bytes_at_retry_ = 0;
   TimeUs sync_checked_us_ = 0;  // when retry_tree_sync last judged progress
+  transfer::ServedPins served_pins_;  // pins peers walk, lingering past the next snapshot
   // A store-backed state resumes after a restart at the last slot it
   // executed ("applied"), above its snapshot: the slots between were chosen,
   // but their values are not kept, so this replica serves none of them.

@@ -12,6 +12,11 @@ namespace synod::pbft {
 namespace {
 // A catch-up reply carries at most this share of the frame cap.
 constexpr std::size_t kCatchUpBytesDivisor = 2;
+// A pin a peer fetched from within this many retransmission intervals
+// lingers after the stable checkpoint moves on, while all pins together hold
+// at most kMaxLingeringPinBytes of copy-on-write data (transfer::ServedPins).
+constexpr TimeUs kServedPinLingerIntervals = 4;
+constexpr std::size_t kMaxLingeringPinBytes = 64u << 20;
 }  // namespace
 
 void PbftReplica::take_checkpoint(Seq seq) {
@@ -101,7 +106,11 @@ void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<
     if (store() != nullptr) out_->persist.push_back(PersistOp{own_checkpoint_key(it->first), std::nullopt});
     it = it->first < seq ? own_checkpoints_.erase(it) : std::next(it);
   }
-  if (MerkleStore* s = store()) s->release_below(seq);
+  if (MerkleStore* s = store()) {
+    // A pin a peer still walks lingers (transfer::ServedPins).
+    s->release_below(served_pins_.floor(seq, now_, kServedPinLingerIntervals * retransmit_interval_us_,
+                                        s->pinned_bytes(), kMaxLingeringPinBytes));
+  }
   std::erase_if(far_checkpoints_, [&](const auto& kv) { return kv.second.message.seq <= seq; });
   next_seq_ = std::max(next_seq_, seq + 1);
   if (transfer_target_ && *transfer_target_ <= seq) {
@@ -308,14 +317,12 @@ constexpr std::uint32_t kTreeAnswersPerWindow = 64;
 
 void PbftReplica::begin_tree_sync(Seq seq, const std::vector<Signed<wire::Checkpoint>>& proof) {
   SYNOD_ASSERT(seq > last_executed_ && !proof.empty(), "a certified state ahead of us");
-  if (sync_ && sync_->seq() >= seq) return;  // under way; the retransmission timer retries
+  // Under way: a newer certified state is taken up only when the walk stalls
+  // (retry_tree_sync), since moving costs a walk of everything pending and
+  // the sources keep a pin we still fetch from (transfer::ServedPins).
+  if (sync_) return;
   const Digest root = proof.front().message.state_digest;
-  // A newer certified state: the walk moves on to it, keeping what the new
-  // root still certifies (StateSync::retarget).
-  if (sync_)
-    sync_->retarget(seq, root);
-  else
-    sync_.emplace(*store(), seq, root, config_.max_snapshot_bytes, sync_bugs());
+  sync_.emplace(*store(), seq, root, config_.max_snapshot_bytes, sync_bugs());
   sync_proof_ = proof;
   sync_bytes_at_retry_ = 0;
   persist_sync();  // before any of the certified state lands in the store
@@ -334,11 +341,19 @@ void PbftReplica::retry_tree_sync() {
   // where this one stopped (everything kept so far is verified). While
   // answers bring something, what is outstanding is queued behind them.
   if (sync_->stats().bytes == sync_bytes_at_retry_) {
+    if (transfer_target_ && *transfer_target_ > sync_->seq()) {
+      // Probably no longer served: the walk moves on to the newest certified
+      // state, keeping what its root still certifies (StateSync::retarget).
+      sync_->retarget(*transfer_target_, transfer_proof_.front().message.state_digest);
+      sync_proof_ = transfer_proof_;
+      persist_sync();
+    }
     std::vector<ReplicaId> sources;
     for (const auto& s : sync_proof_)
       if (s.signer != self_) sources.push_back(s.signer);
     if (!sources.empty()) sync_source_ = sources[fetch_rotation_++ % sources.size()];
     sync_->retry();
+    if (sync_->done()) return finish_tree_sync();
   }
   sync_bytes_at_retry_ = sync_->stats().bytes;
   send_sync_requests();
@@ -405,6 +420,7 @@ void PbftReplica::on_fetch_tree(ReplicaId from, const wire::FetchTree& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;  // not (or no longer) ours to serve
   if (!may_serve_tree(from)) return reject(Rejection::limit);
+  served_pins_.served(m.seq, now_);
   send(Destination::replica(from), frame_to(from, transfer::serve_tree(*store(), m)));
 }
 
@@ -412,6 +428,7 @@ void PbftReplica::on_fetch_leaves(ReplicaId from, const wire::FetchLeaves& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;
   if (!may_serve_tree(from)) return reject(Rejection::limit);
+  served_pins_.served(m.seq, now_);
   send(Destination::replica(from), frame_to(from, transfer::serve_leaves(*store(), m, config_.snapshot_chunk())));
 }
 
@@ -419,6 +436,7 @@ void PbftReplica::on_fetch_values(ReplicaId from, const wire::FetchValues& m) {
   if (store() == nullptr) return reject(Rejection::invalid);
   if (!store()->pinned(m.seq)) return;
   if (!may_serve_tree(from)) return reject(Rejection::limit);
+  served_pins_.served(m.seq, now_);
   send(Destination::replica(from), frame_to(from, transfer::serve_values(*store(), m, config_.snapshot_chunk())));
 }
 

@@ -260,6 +260,7 @@ class PbftReplica final : public Replica {
   std::vector<Signed<wire::Checkpoint>> sync_proof_;
   ReplicaId sync_source_ = 0;
   std::uint64_t sync_bytes_at_retry_ = 0;
+  transfer::ServedPins served_pins_;
   std::map<ReplicaId, std::pair<TimeUs, std::uint32_t>> tree_served_;  // per peer: window start, answers in it
   std::uint64_t state_transfers_ = 0;
   Seq max_seen_seq_ = 0;

@@ -22,6 +22,13 @@ constexpr Digest kZero{};
 std::size_t entry_bytes(const wire::LeafEntry& e) { return e.key.size() + kDigestBytes; }
 std::size_t value_bytes(const wire::KeyValue& v) { return v.key.size() + v.value.size() + 1; }
 
+// The listed entry of `key` (entries ascend by key), if any.
+const wire::LeafEntry* find_listed(const std::vector<wire::LeafEntry>& entries, const Bytes& key) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), key,
+                             [](const wire::LeafEntry& e, const Bytes& k) { return e.key < k; });
+  return it != entries.end() && it->key == key ? &*it : nullptr;
+}
+
 Node child_of(Node n, std::uint32_t i) {
   return Node{static_cast<std::uint8_t>(n.level + 1), n.index * MerkleStore::kFanout + i};
 }
@@ -319,9 +326,8 @@ void StateSync::keep_for_carried(const wire::KeyValue& kv) {
   auto c = carried_.find(store_.bucket_of(kv.key));
   if (c == carried_.end() || !c->second.listed || !c->second.missing.contains(kv.key)) return;
   Listing& l = c->second;
-  auto listed = std::lower_bound(l.entries.begin(), l.entries.end(), kv.key,
-                                 [](const wire::LeafEntry& e, const Bytes& k) { return e.key < k; });
-  if (listed == l.entries.end() || listed->key != kv.key) return;
+  const wire::LeafEntry* listed = find_listed(l.entries, kv.key);
+  if (listed == nullptr) return;
   if (store_.entry_digest(kv.key, kv.value) != listed->digest) return;
   l.values.emplace(kv.key, kv.value);
   l.missing.erase(kv.key);
@@ -407,9 +413,8 @@ Outcome StateSync::take_values(const wire::Values& m, bool from_source) {
     }
     const Bucket b = wanted->second;
     Listing& l = listings_.at(b);
-    auto listed = std::lower_bound(l.entries.begin(), l.entries.end(), kv.key,
-                                   [](const wire::LeafEntry& e, const Bytes& k) { return e.key < k; });
-    SYNOD_ASSERT(listed != l.entries.end() && listed->key == kv.key, "a wanted value is listed");
+    const wire::LeafEntry* listed = find_listed(l.entries, kv.key);
+    SYNOD_ASSERT(listed != nullptr, "a wanted value is listed");
     if (!kv.present || kv.value.size() > kMaxStoreValueBytes ||
         store_.entry_digest(kv.key, kv.value) != listed->digest) {
       if (stale) continue;
@@ -476,6 +481,13 @@ void StateSync::check_done() {
 }
 
 // ---------------------------------------------------------------- serving
+
+Seq ServedPins::floor(Seq latest, TimeUs now, TimeUs linger, std::size_t pinned_bytes,
+                      std::size_t max_pinned_bytes) {
+  if (pinned_bytes > max_pinned_bytes) last_served_.clear();
+  std::erase_if(last_served_, [&](const auto& kv) { return kv.first >= latest || kv.second + linger < now; });
+  return last_served_.empty() ? latest : std::min(latest, last_served_.begin()->first);
+}
 
 wire::TreeNodes serve_tree(const MerkleStore& store, const wire::FetchTree& m) {
   wire::TreeNodes out{m.seq, {}};

@@ -30,7 +30,8 @@
 // behind them. When a whole timer period brings nothing new, the caller asks
 // everything again (retry), of another source.
 //
-// Moving on: retarget() moves the walk to a newer certified root and keeps
+// Moving on: retarget() moves the walk to a newer certified root (the
+// caller does so when its target is no longer served) and keeps
 // what was verified under the old one that the new one still certifies: the
 // children of interior nodes by digest (a node digest binds its children),
 // and listings and fetched values of a bucket whose leaf digest is the same.
@@ -211,6 +212,23 @@ class StateSync {
   bool done_ = false;
   std::uint64_t next_ticket_ = 0;  // shared by the kinds: the order of asking
   SyncStats stats_;
+};
+
+// The serving side keeps a pin that a peer is still fetching from for a
+// while after its own state moved on (linger), so that peer's walk need not
+// move to a newer root (each move costs it a walk of what it has pending).
+// Bounded: nothing lingers once the pins hold more than max_pinned_bytes of
+// copy-on-write data, so a peer that keeps asking cannot grow our memory
+// without bound.
+class ServedPins {
+ public:
+  void served(Seq seq, TimeUs now) { last_served_[seq] = now; }
+  // The lowest seq to keep pinned, given that `latest` (the newest pin) is
+  // kept anyway.
+  Seq floor(Seq latest, TimeUs now, TimeUs linger, std::size_t pinned_bytes, std::size_t max_pinned_bytes);
+
+ private:
+  std::map<Seq, TimeUs> last_served_;
 };
 
 // The serving side: answers from the state pinned at m.seq (nothing if it

@@ -389,6 +389,21 @@ TEST_CASE("an answer cut at the source's byte budget: the rest of its request is
   CHECK(rest.keys == std::vector<Bytes>(asked.keys.begin() + cut_at, asked.keys.end()));
 }
 
+TEST_CASE("a pin a peer still fetches from lingers, within its time and the copy-on-write bound") {
+  ServedPins pins;
+  constexpr TimeUs kLinger = 1000;
+  constexpr std::size_t kMax = 1 << 20;
+  CHECK(pins.floor(256, 0, kLinger, 0, kMax) == 256);  // nobody fetches: only the latest stays
+  pins.served(128, 100);
+  CHECK(pins.floor(256, 500, kLinger, 0, kMax) == 128);       // fetched from lately: it lingers
+  CHECK(pins.floor(256, 500, kLinger, kMax + 1, kMax) == 256);  // too much copy-on-write: it goes
+  pins.served(128, 600);
+  CHECK(pins.floor(384, 1500, kLinger, 0, kMax) == 128);   // still fetched from
+  CHECK(pins.floor(384, 1700, kLinger, 0, kMax) == 384);   // not for longer than the linger
+  pins.served(384, 1700);
+  CHECK(pins.floor(384, 1800, kLinger, 0, kMax) == 384);   // the latest is kept anyway
+}
+
 TEST_CASE("a crash in the middle of a transfer: the restarted replica finishes it from what it kept") {
   Replica source, lagging;
   source.fill(0, 5000, 0);
