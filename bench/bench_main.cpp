@@ -195,35 +195,37 @@ struct Payload {
   std::string label;
 };
 
-std::size_t parse_size(const std::string& text) {
+// A byte count with an optional binary suffix (K, M, G); what it is and
+// `examples` go into the error.
+std::uint64_t parse_suffixed(const std::string& text, const std::string& what, const std::string& examples) {
+  const std::string bad = "bad " + what + " '" + text + "' (e.g. " + examples + ")";
   std::size_t pos = 0;
   unsigned long long value = 0;
   try {
     value = std::stoull(text, &pos);
   } catch (...) {
-    fail("bad size '" + text + "' (e.g. 0, 128, 1K, 4K)");
+    fail(bad);
   }
   const std::string suffix = text.substr(pos);
-  if (suffix == "K" || suffix == "k") value *= 1024;
-  else if (!suffix.empty()) fail("bad size '" + text + "' (e.g. 0, 128, 1K, 4K)");
+  unsigned shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) fail(bad);
+  if (value > (~std::uint64_t{0} >> shift)) fail(bad);
+  return std::uint64_t{value} << shift;
+}
+
+// A REQUEST/REPLY size: 0, 128, 1K, 4K, at most 1 MiB.
+std::size_t parse_size(const std::string& text) {
+  const std::uint64_t value = parse_suffixed(text, "size", "0, 128, 1K, 4K");
   if (value > synod::bench::kMaxEchoReplyBytes) fail("size " + text + " is over the 1 MiB cap");
   return static_cast<std::size_t>(value);
 }
 
-// A byte count with an optional binary suffix: 0, 4096, 64K, 64M, 1G.
+// A state size: 0, 64M, 1G, at most 64G.
 std::uint64_t parse_bytes(const std::string& text) {
-  std::size_t pos = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &pos);
-  } catch (...) {
-    fail("bad byte count '" + text + "' (e.g. 0, 64M, 1G)");
-  }
-  const std::string suffix = text.substr(pos);
-  if (suffix == "K" || suffix == "k") value <<= 10;
-  else if (suffix == "M" || suffix == "m") value <<= 20;
-  else if (suffix == "G" || suffix == "g") value <<= 30;
-  else if (!suffix.empty()) fail("bad byte count '" + text + "' (e.g. 0, 64M, 1G)");
+  const std::uint64_t value = parse_suffixed(text, "byte count", "0, 64M, 1G");
   if (value > (std::uint64_t{64} << 30)) fail("--state-bytes " + text + " is over 64G");
   return value;
 }
