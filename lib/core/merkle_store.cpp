@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -128,6 +129,7 @@ struct MerkleStore::Impl {
   std::unordered_map<Bucket, Digest> leaves;  // non-empty buckets only
   Levels levels;
   std::set<Bucket> dirty;  // written since the last fold (ascending: fold's order)
+  std::set<Bucket> relinked;  // leaf digest set by install_bucket since the last fold
   AppView app;
   std::map<Seq, Pin> pins;
   std::deque<Epoch> epochs;  // consecutive ids; the last is the current one while a pin exists
@@ -220,8 +222,9 @@ bool MerkleStore::valid(Node n) { return n.level <= kLevels && n.index < level_w
 
 // Recomputes the dirty leaves from the backend (storing the changed leaf
 // digests there too, so a restart finds them), then the nodes above them.
+// Buckets installed whole (install_bucket) have their leaf digest already.
 void MerkleStore::Impl::fold() {
-  if (dirty.empty()) return;
+  if (dirty.empty() && relinked.empty()) return;
   std::vector<std::uint32_t> changed;
   for (Bucket b : dirty) {
     const Digest d = leaf_of(backend.bucket(b));
@@ -231,6 +234,13 @@ void MerkleStore::Impl::fold() {
     changed.push_back(b);
   }
   dirty.clear();
+  if (!relinked.empty()) {
+    std::vector<std::uint32_t> both;
+    both.reserve(changed.size() + relinked.size());
+    std::set_union(changed.begin(), changed.end(), relinked.begin(), relinked.end(), std::back_inserter(both));
+    changed = std::move(both);
+    relinked.clear();
+  }
   propagate(std::move(changed));
 }
 
@@ -401,6 +411,39 @@ void MerkleStore::replace_bucket(Bucket b, std::span<const std::pair<Bytes, Byte
     if (it != current.end() && it->key == key && it->digest == d) continue;  // unchanged
     impl_->put(b, as_view(key), as_view(value), d);
   }
+}
+
+void MerkleStore::install_bucket(Bucket b, std::span<const BucketEntry> entries,
+                                 std::span<const std::optional<Bytes>> values, const Digest& leaf) {
+  SYNOD_ASSERT(b < kBuckets && values.size() == entries.size(), "a value (or none) per entry of a bucket");
+  SYNOD_ASSERT((leaf == Digest{}) == entries.empty(), "an empty bucket, and only it, has the zero leaf digest");
+  const std::vector<BucketEntry> current = impl_->backend.bucket(b);
+  // Both lists ascend by key: one merge erases the keys that go and writes
+  // the entries that changed.
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const BucketEntry& e = entries[i];
+    SYNOD_ASSERT(!e.key.empty() && e.key.size() <= 1 + kMaxStoreKeyBytes, "a verified key is within the bounds");
+    SYNOD_ASSERT(i == 0 || less_bytes(as_view(entries[i - 1].key), as_view(e.key)),
+                 "transferred entries are ascending and unique");
+    for (; j < current.size() && less_bytes(as_view(current[j].key), as_view(e.key)); ++j)
+      impl_->erase(b, as_view(current[j].key));
+    const bool held = j < current.size() && current[j].key == e.key;
+    const bool same = held && current[j].digest == e.digest;
+    if (held) ++j;
+    if (!values[i]) {
+      SYNOD_ASSERT(same, "an entry not transferred is one the store holds with the same digest");
+      continue;
+    }
+    SYNOD_ASSERT(values[i]->size() <= kMaxStoreValueBytes, "a verified value is within the bounds");
+    if (!same) impl_->put(b, as_view(e.key), as_view(*values[i]), e.digest);
+  }
+  for (; j < current.size(); ++j) impl_->erase(b, as_view(current[j].key));
+  // Its leaf is the verified digest: nothing to read back and hash.
+  impl_->dirty.erase(b);
+  impl_->set_leaf(b, leaf);
+  impl_->backend.set_leaf(b, leaf);
+  impl_->relinked.insert(b);
 }
 
 // ---- checkpoints

@@ -89,6 +89,14 @@ class MerkleStore {
   // Makes bucket b hold exactly `entries` (backend key, value), which must be
   // ascending, unique and all of bucket b (a verified transfer; asserted).
   void replace_bucket(Bucket b, std::span<const std::pair<Bytes, Bytes>> entries);
+  // The same for a transferred bucket whose listing the caller verified:
+  // `entries` (ascending, unique) hash to leaf digest `leaf`, and values[i]
+  // is entries[i]'s value, checked against its entry digest, or nullopt if
+  // the store holds entries[i] already (same key and digest; asserted).
+  // Costs the writes of the changed entries only: no entry digest is
+  // computed again and the bucket is not read back to fold its leaf.
+  void install_bucket(Bucket b, std::span<const BucketEntry> entries, std::span<const std::optional<Bytes>> values,
+                      const Digest& leaf);
 
   // ---- checkpoints
   // Keeps the state as of now servable under seq; seqs pinned increase.

@@ -22,11 +22,12 @@ constexpr Digest kZero{};
 std::size_t entry_bytes(const wire::LeafEntry& e) { return e.key.size() + kDigestBytes; }
 std::size_t value_bytes(const wire::KeyValue& v) { return v.key.size() + v.value.size() + 1; }
 
-// The listed entry of `key` (entries ascend by key), if any.
-const wire::LeafEntry* find_listed(const std::vector<wire::LeafEntry>& entries, const Bytes& key) {
+// The index of the listed entry of `key` (entries ascend by key), if any.
+std::optional<std::size_t> find_listed(const std::vector<BucketEntry>& entries, const Bytes& key) {
   auto it = std::lower_bound(entries.begin(), entries.end(), key,
-                             [](const wire::LeafEntry& e, const Bytes& k) { return e.key < k; });
-  return it != entries.end() && it->key == key ? &*it : nullptr;
+                             [](const BucketEntry& e, const Bytes& k) { return e.key < k; });
+  if (it == entries.end() || it->key != key) return std::nullopt;
+  return static_cast<std::size_t>(it - entries.begin());
 }
 
 Node child_of(Node n, std::uint32_t i) {
@@ -133,7 +134,7 @@ void StateSync::want_node(Node n, const Digest& certified) {
   if (certified == kZero && bugs_.keep_stale) return;
   if (n.level == MerkleStore::kLevels) {
     if (certified == kZero) {
-      store_.replace_bucket(n.index, {});
+      store_.install_bucket(n.index, {}, {}, kZero);
       // A listing carried over for this bucket assumed our old entries.
       carried_.erase(n.index);
       ++stats_.leaves;
@@ -176,9 +177,10 @@ void StateSync::adopt(Bucket b, Listing l) {
     leaf_asks_.todo.push_back(b);  // the next part
     return;
   }
-  for (const Bytes& key : kept.missing) {
-    values_wanted_[key] = b;
-    value_asks_.todo.push_back(key);
+  for (std::size_t i = 0; i < kept.entries.size(); ++i) {
+    if (!kept.missing_value(i)) continue;
+    values_wanted_[kept.entries[i].key] = b;
+    value_asks_.todo.push_back(kept.entries[i].key);
   }
   try_install(b);
 }
@@ -299,7 +301,7 @@ Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m, bool from_sourc
       if (!ordered || !plausible_key(store_, part.bucket, e.key) || l.bytes > max_listing_bytes_) {
         return relist(part.bucket, l);
       }
-      l.entries.push_back(e);
+      l.entries.push_back(BucketEntry{e.key, e.digest});
       ++stats_.entries;
       stats_.bytes += entry_bytes(e);
     }
@@ -308,10 +310,7 @@ Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m, bool from_sourc
       leaf_asks_.todo.push_back(part.bucket);  // the next part
       continue;
     }
-    std::vector<BucketEntry> listed;
-    listed.reserve(l.entries.size());
-    for (const wire::LeafEntry& e : l.entries) listed.push_back(BucketEntry{e.key, e.digest});
-    if (store_.leaf_digest(listed) != l.digest && !bugs_.skip_leaf_check) return relist(part.bucket, l);
+    if (store_.leaf_digest(l.entries) != l.digest && !bugs_.skip_leaf_check) return relist(part.bucket, l);
     finish_listing(part.bucket, l);
   }
   if (ticket) answered_through(*ticket);
@@ -324,13 +323,13 @@ Outcome StateSync::take_leaf_entries(const wire::LeafEntries& m, bool from_sourc
 void StateSync::keep_for_carried(const wire::KeyValue& kv) {
   if (carried_.empty() || !kv.present || kv.value.size() > kMaxStoreValueBytes) return;
   auto c = carried_.find(store_.bucket_of(kv.key));
-  if (c == carried_.end() || !c->second.listed || !c->second.missing.contains(kv.key)) return;
+  if (c == carried_.end() || !c->second.listed) return;
   Listing& l = c->second;
-  const wire::LeafEntry* listed = find_listed(l.entries, kv.key);
-  if (listed == nullptr) return;
-  if (store_.entry_digest(kv.key, kv.value) != listed->digest) return;
-  l.values.emplace(kv.key, kv.value);
-  l.missing.erase(kv.key);
+  const std::optional<std::size_t> i = find_listed(l.entries, kv.key);
+  if (!i || !l.missing_value(*i)) return;
+  if (store_.entry_digest(kv.key, kv.value) != l.entries[*i].digest) return;
+  l.values[*i] = kv.value;
+  --l.missing;
   ++stats_.values;
   stats_.value_bytes += value_bytes(kv);
   stats_.bytes += value_bytes(kv);
@@ -358,7 +357,7 @@ void StateSync::take_stale_listings(const wire::LeafEntries& m) {
     }
     if (!plausible || store_.leaf_digest(listed) != l.digest) continue;
     l.total = part.total;
-    l.entries = part.entries;
+    l.entries = std::move(listed);
     l.bytes = bytes;
     stats_.entries += part.entries.size();
     stats_.bytes += bytes;
@@ -381,12 +380,18 @@ Outcome StateSync::relist(Bucket b, Listing& l) {
 // The listing is verified: ask for the values that differ from ours.
 void StateSync::finish_listing(Bucket b, Listing& l) {
   l.listed = true;
-  std::map<Bytes, Digest> ours;
-  for (BucketEntry& e : store_.bucket(b)) ours.emplace(std::move(e.key), e.digest);
-  for (const wire::LeafEntry& e : l.entries) {
-    auto own = ours.find(e.key);
-    if (own != ours.end() && own->second == e.digest) continue;
-    l.missing.insert(e.key);
+  l.wanted.assign(l.entries.size(), false);
+  l.values.assign(l.entries.size(), std::nullopt);
+  l.missing = 0;
+  // Both ascend by key: one merge finds what differs.
+  const std::vector<BucketEntry> ours = store_.bucket(b);
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < l.entries.size(); ++i) {
+    const BucketEntry& e = l.entries[i];
+    while (j < ours.size() && ours[j].key < e.key) ++j;
+    if (j < ours.size() && ours[j].key == e.key && ours[j].digest == e.digest) continue;
+    l.wanted[i] = true;
+    ++l.missing;
     values_wanted_[e.key] = b;
     value_asks_.todo.push_back(e.key);
   }
@@ -413,16 +418,16 @@ Outcome StateSync::take_values(const wire::Values& m, bool from_source) {
     }
     const Bucket b = wanted->second;
     Listing& l = listings_.at(b);
-    const wire::LeafEntry* listed = find_listed(l.entries, kv.key);
-    SYNOD_ASSERT(listed != nullptr, "a wanted value is listed");
+    const std::optional<std::size_t> i = find_listed(l.entries, kv.key);
+    SYNOD_ASSERT(i && l.missing_value(*i), "a wanted value is listed and missing");
     if (!kv.present || kv.value.size() > kMaxStoreValueBytes ||
-        store_.entry_digest(kv.key, kv.value) != listed->digest) {
+        store_.entry_digest(kv.key, kv.value) != l.entries[*i].digest) {
       if (stale) continue;
       outcome = Outcome::bad;  // what came before it is verified and kept
       break;
     }
-    l.values.emplace(kv.key, kv.value);
-    l.missing.erase(kv.key);
+    l.values[*i] = kv.value;
+    --l.missing;
     value_asks_.answered(kv.key);
     values_wanted_.erase(wanted);
     ++stats_.values;
@@ -439,32 +444,37 @@ void StateSync::try_install(Bucket b) {
   auto it = listings_.find(b);
   SYNOD_ASSERT(it != listings_.end(), "installing a bucket being listed");
   Listing& l = it->second;
-  if (!l.listed || !l.missing.empty()) return;
-  std::vector<std::pair<Bytes, Bytes>> entries;
-  entries.reserve(l.entries.size());
-  for (const wire::LeafEntry& e : l.entries) {
-    auto fetched = l.values.find(e.key);
-    if (fetched != l.values.end()) {
-      entries.emplace_back(e.key, std::move(fetched->second));
-      continue;
-    }
-    std::optional<Bytes> own = store_.get(e.key);
-    SYNOD_ASSERT(own.has_value(), "an entry not fetched is one we hold with the same digest");
-    entries.emplace_back(e.key, std::move(*own));
-  }
+  if (!l.listed || l.missing != 0) return;
   if (bugs_.keep_stale) {
-    for (const BucketEntry& own : store_.bucket(b)) {
-      auto at = std::lower_bound(entries.begin(), entries.end(), own.key,
-                                 [](const auto& e, const Bytes& k) { return e.first < k; });
-      if (at == entries.end() || at->first != own.key) entries.insert(at, {own.key, *store_.get(own.key)});
-    }
+    install_keeping_stale(b, l);
+  } else {
+    // Its leaf digest is the verified listing's. The tree folds it in once
+    // per answer (check_done), not bucket by bucket, which would cost a
+    // path of node digests per bucket.
+    // (The broken variant "unverified-tree-leaves" installs the listing it
+    // did not check: its leaf is what that listing hashes to.)
+    const Digest leaf = bugs_.skip_leaf_check ? store_.leaf_digest(l.entries) : l.digest;
+    store_.install_bucket(b, l.entries, l.values, leaf);
   }
-  // Its digest is the verified listing's. The tree folds it in once per
-  // answer (check_done), not bucket by bucket, which would cost a path of
-  // node digests per bucket.
-  store_.replace_bucket(b, entries);
   listings_.erase(it);
   ++stats_.leaves;
+}
+
+// The broken variant "stale-subtree": the bucket keeps our keys the
+// certified state lacks (its leaf digest is then folded from the data).
+void StateSync::install_keeping_stale(Bucket b, const Listing& l) {
+  std::vector<std::pair<Bytes, Bytes>> entries;
+  for (std::size_t i = 0; i < l.entries.size(); ++i) {
+    std::optional<Bytes> value = l.values[i] ? l.values[i] : store_.get(l.entries[i].key);
+    SYNOD_ASSERT(value.has_value(), "an entry not fetched is one we hold");
+    entries.emplace_back(l.entries[i].key, std::move(*value));
+  }
+  for (const BucketEntry& own : store_.bucket(b)) {
+    auto at = std::lower_bound(entries.begin(), entries.end(), own.key,
+                               [](const auto& e, const Bytes& k) { return e.first < k; });
+    if (at == entries.end() || at->first != own.key) entries.insert(at, {own.key, *store_.get(own.key)});
+  }
+  store_.replace_bucket(b, entries);
 }
 
 // After every input: the buckets installed are folded into the tree, so the

@@ -13,7 +13,7 @@
 //   3. the values of listed entries that differ from its own are fetched
 //      with FETCH-VALUES, each checked against its entry digest;
 //   4. a bucket whose listing and values are complete replaces the
-//      receiver's own bucket (MerkleStore::replace_bucket).
+//      receiver's own bucket (MerkleStore::install_bucket).
 // Whatever fails a check is the source's fault (Outcome::bad): the caller
 // asks another source, and the sync goes on from where it was, since
 // everything kept so far was verified. The sync is done when nothing is
@@ -54,7 +54,6 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/merkle_store.hpp"
@@ -166,14 +165,17 @@ class StateSync {
   };
 
   struct Listing {
-    Digest digest{};                        // the certified leaf digest
-    std::uint32_t total = 0;                // from the first part
-    std::vector<wire::LeafEntry> entries;   // the first entries.size() of them
+    Digest digest{};                    // the certified leaf digest
+    std::uint32_t total = 0;            // from the first part
+    std::vector<BucketEntry> entries;   // the first entries.size() of them
     std::size_t bytes = 0;
-    // Values still wanted (listed entries that differ from ours), by key.
-    std::unordered_set<Bytes, detail::BytesHash> missing;
-    std::unordered_map<Bytes, Bytes, detail::BytesHash> values;  // those received, verified
-    bool listed = false;            // all `total` entries in and verified
+    bool listed = false;                // all `total` entries in and verified
+    // Once listed, per entry: whether its value is wanted (it differs from
+    // ours), and the value once received and verified.
+    std::vector<bool> wanted;
+    std::vector<std::optional<Bytes>> values;
+    std::size_t missing = 0;            // wanted, not received
+    bool missing_value(std::size_t i) const { return wanted[i] && !values[i]; }
   };
 
   Outcome take_tree_nodes(const wire::TreeNodes& m, bool from_source);
@@ -188,6 +190,7 @@ class StateSync {
   Outcome relist(Bucket b, Listing& l);
   void finish_listing(Bucket b, Listing& l);
   void try_install(Bucket b);
+  void install_keeping_stale(Bucket b, const Listing& l);
   void check_done();
 
   MerkleStore& store_;

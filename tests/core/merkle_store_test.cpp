@@ -570,6 +570,56 @@ TEST_CASE("merkle store: replace_bucket makes a bucket equal to another replica'
   CHECK(crypto.digests - before == 2 * same.size());  // bucket_of and entry digest of each, no fold
 }
 
+TEST_CASE("merkle store: install_bucket writes only what differs and takes the verified leaf digest") {
+  TestCrypto crypto(/*few_buckets=*/true);
+  MemoryStore backend_a, backend_b;
+  MerkleStore a(crypto, backend_a), target(crypto, backend_b);
+  std::map<Bytes, Bytes> model_a, model_t;
+  Workload wa(3), wt(4);
+  for (int i = 0; i < 200; ++i) {
+    wa.step(a, model_a);
+    wt.step(target, model_t);
+  }
+  // Some keys both hold with the same value: those are not transferred.
+  for (int i = 0; i < 20; ++i) {
+    const Bytes k = key("shared" + std::to_string(i));
+    put(a, k, b("same"));
+    put(target, k, b("same"));
+    model_t[k] = b("same");
+  }
+  REQUIRE(a.root() != target.root());
+  a.pin(5);
+  const Digest pinned_root = a.root();
+  std::size_t unchanged = 0;
+  for (Bucket bk = 0; bk < 4; ++bk) {
+    const std::vector<BucketEntry> entries = target.bucket(bk);
+    const std::vector<BucketEntry> ours = a.bucket(bk);
+    std::vector<std::optional<Bytes>> values;
+    for (const BucketEntry& e : entries) {
+      const bool same = std::find(ours.begin(), ours.end(), e) != ours.end();
+      unchanged += same ? 1 : 0;
+      values.push_back(same ? std::nullopt : target.get(v(e.key)));
+    }
+    const std::size_t before = crypto.digests;
+    a.install_bucket(bk, entries, values, target.node(Node{MerkleStore::kLevels, bk}));
+    CHECK(crypto.digests == before);  // no entry digest, no bucket_of, no leaf digest
+    CHECK(a.bucket(bk) == entries);
+  }
+  CHECK(unchanged >= 20);
+  CHECK(a.root() == target.root());
+  CHECK(contents(a) == model_t);
+  // The pin still serves the old state.
+  CHECK(a.node_at(5, Node{0, 0}) == pinned_root);
+  for (const auto& [k, val] : model_a) CHECK(a.value_at(5, v(k)) == held(val));
+  // After a restart the tree is rebuilt from the stored leaf digests.
+  MerkleStore again(crypto, backend_a);
+  CHECK(again.root() == target.root());
+  // Emptying a bucket.
+  a.install_bucket(0, {}, {}, Digest{});
+  CHECK(a.bucket(0).empty());
+  CHECK(a.node(Node{MerkleStore::kLevels, 0}) == Digest{});
+}
+
 TEST_CASE("merkle store: erasing an absent key changes nothing and saves nothing") {
   TestCrypto crypto;
   MemoryStore backend;
