@@ -274,6 +274,7 @@ struct Point {
   // The longest event-loop iteration and core input of any replica during
   // the measured seconds (synod_loop_max_iteration_us, _input_us).
   std::optional<double> max_iteration_us;
+  std::optional<double> max_iteration_cpu_us;  // that iteration's CPU time (synod_loop_max_iteration_cpu_us)
   std::optional<double> max_input_us;
 };
 
@@ -540,11 +541,14 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   for (pid_t pid : cluster.server_pids) cpu_after.push_back(cpu_seconds(pid));
   std::optional<std::string> metrics_after;
   if (cluster.metrics_port) metrics_after = scrape("127.0.0.1", *cluster.metrics_port);
-  std::optional<double> max_iteration_us, max_input_us;
+  std::optional<double> max_iteration_us, max_iteration_cpu_us, max_input_us;
   for (std::size_t i = 0; i < cluster.metrics_ports.size(); ++i) {
     const auto text = i == 0 ? metrics_after : scrape("127.0.0.1", cluster.metrics_ports[i]);
     if (!text) continue;
-    if (auto v = metric_value(*text, "synod_loop_max_iteration_us")) max_iteration_us = std::max(max_iteration_us.value_or(0), *v);
+    if (auto v = metric_value(*text, "synod_loop_max_iteration_us"); v && *v >= max_iteration_us.value_or(0)) {
+      max_iteration_us = *v;
+      max_iteration_cpu_us = metric_value(*text, "synod_loop_max_iteration_cpu_us");
+    }
     if (auto v = metric_value(*text, "synod_loop_max_input_us")) max_input_us = std::max(max_input_us.value_or(0), *v);
   }
   stop = true;
@@ -560,6 +564,7 @@ Point measure(Cluster& cluster, const Configuration& c, std::size_t outstanding,
   p.outstanding = outstanding;
   p.errors = errors;
   p.max_iteration_us = max_iteration_us;
+  p.max_iteration_cpu_us = max_iteration_cpu_us;
   p.max_input_us = max_input_us;
   std::sort(all.begin(), all.end());
   p.ops = all.size();
@@ -605,6 +610,7 @@ struct StateReport {
   std::string root;  // the genesis state's Merkle root (hex)
   double best_ops_per_sec = 0;
   std::optional<double> max_iteration_us, max_input_us;  // over the sweep's points, all replicas
+  std::optional<double> max_iteration_cpu_us;            // the CPU time of that longest iteration
   std::uint64_t rss_max_bytes = 0;                       // VmRSS, the largest replica, after the sweep
   std::uint64_t rss_anon_max_bytes = 0;                  // RssAnon of the same
   std::uint64_t data_file_bytes = 0;                     // replica 0's data.mdb
@@ -619,7 +625,8 @@ struct StateReport {
   std::optional<double> full_s;
   std::uint64_t full_transfer_bytes = 0;
   std::uint64_t full_other_bytes = 0;
-  std::optional<double> full_serving_max_iteration_us;  // the other replicas' longest iteration meanwhile
+  // The other replicas' longest iteration meanwhile, its CPU time, and their longest input.
+  std::optional<double> full_serving_max_iteration_us, full_serving_max_iteration_cpu_us, full_serving_max_input_us;
   // Restart: the full follower killed -9, time until it answers with its last_executed.
   std::optional<double> restart_s;
 };
@@ -810,8 +817,13 @@ void measure_state(Cluster& cluster, StateReport& report, std::size_t first_free
     for (std::uint32_t i = 0; i < n; ++i) {
       if (i == victim) continue;
       if (const auto text = scrape("127.0.0.1", cluster.metrics_ports[i])) {
-        if (auto v = metric_value(*text, "synod_loop_max_iteration_us")) {
-          report.full_serving_max_iteration_us = std::max(report.full_serving_max_iteration_us.value_or(0), *v);
+        if (auto v = metric_value(*text, "synod_loop_max_iteration_us");
+            v && *v >= report.full_serving_max_iteration_us.value_or(0)) {
+          report.full_serving_max_iteration_us = *v;
+          report.full_serving_max_iteration_cpu_us = metric_value(*text, "synod_loop_max_iteration_cpu_us");
+        }
+        if (auto v = metric_value(*text, "synod_loop_max_input_us")) {
+          report.full_serving_max_input_us = std::max(report.full_serving_max_input_us.value_or(0), *v);
         }
       }
     }
@@ -1060,6 +1072,7 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
         << ",\"latency_floor_us\":" << fixed(latency_floor_us(p.config, speed), 1) << ",\"app\":\"" << p.config.app
         << "\",\"state_bytes\":" << (p.config.state_bytes ? std::to_string(*p.config.state_bytes) : "null")
         << ",\"max_iteration_us\":" << optional_json(p.max_iteration_us, 0)
+        << ",\"max_iteration_cpu_us\":" << optional_json(p.max_iteration_cpu_us, 0)
         << ",\"max_input_us\":" << optional_json(p.max_input_us, 0) << "}";
   }
   out << "\n]";
@@ -1078,6 +1091,7 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
           << ",\"genesis_root\":\"" << r.root << "\",\"data_file_bytes\":" << r.data_file_bytes
           << ",\"best_ops_per_sec\":" << fixed(r.best_ops_per_sec, 1)
           << ",\"max_iteration_us\":" << optional_json(r.max_iteration_us, 0)
+          << ",\"max_iteration_cpu_us\":" << optional_json(r.max_iteration_cpu_us, 0)
           << ",\"max_input_us\":" << optional_json(r.max_input_us, 0) << ",\"rss_max_bytes\":" << r.rss_max_bytes
           << ",\"rss_anon_max_bytes\":" << r.rss_anon_max_bytes << ",\"catch_up\":{\"replica\":" << r.catch_up_replica
           << ",\"updated_keys\":" << r.catch_up_updates << ",\"seconds\":" << optional_json(r.catch_up_s, 3)
@@ -1087,6 +1101,8 @@ std::string to_json(const std::vector<Point>& points, const std::string& command
           << ",\"transfer_bytes\":" << r.full_transfer_bytes << ",\"other_bytes\":" << r.full_other_bytes
           << ",\"mb_per_s\":" << optional_json(mbps(r.full_transfer_bytes + r.full_other_bytes, r.full_s), 1)
           << ",\"serving_max_iteration_us\":" << optional_json(r.full_serving_max_iteration_us, 0)
+          << ",\"serving_max_iteration_cpu_us\":" << optional_json(r.full_serving_max_iteration_cpu_us, 0)
+          << ",\"serving_max_input_us\":" << optional_json(r.full_serving_max_input_us, 0)
           << "},\"restart_s\":" << optional_json(r.restart_s, 3) << "}";
     }
     out << "\n]";
@@ -1100,23 +1116,31 @@ void print_states(const std::vector<StateReport>& states, std::optional<double> 
               "killed -9 while ~1%% of the keys are updated, then restarted; full: its data dir wiped)\n");
   std::printf("(*: every byte the restarted follower received until it matched, its share of the load included)\n");
   if (loopback_mb_per_s) std::printf("loopback bandwidth (ZeroMQ PUSH/PULL, 1 MiB frames): %.0f MB/s\n", *loopback_mb_per_s);
-  std::printf("%-30s %6s %10s %9s %9s %8s %8s %9s %12s %8s %10s %8s %9s %9s\n", "configuration", "state", "ops/s",
-              "max it us", "max in us", "RSS MiB", "anon MiB", "updates", "catchup KiB*", "catchup", "full MiB", "full s",
-              "full MB/s", "restart");
+  std::printf("%-30s %6s %10s %9s %9s %9s %8s %8s %9s %12s %8s %10s %8s %9s %11s %9s\n", "configuration", "state",
+              "ops/s", "max it us", "(cpu us)", "max in us", "RSS MiB", "anon MiB", "updates", "catchup KiB*", "catchup",
+              "full MiB", "full s", "full MB/s", "serve it us", "restart");
   for (const StateReport& r : states) {
     auto opt = [](const std::optional<double>& v, int decimals) { return v ? fixed(*v, decimals) : std::string("-"); };
     const std::optional<double> full_mbps =
         r.full_s && *r.full_s > 0
             ? std::optional<double>(static_cast<double>(r.full_transfer_bytes + r.full_other_bytes) / *r.full_s / 1e6)
             : std::nullopt;
-    std::printf("%-30s %6s %10.0f %9s %9s %8.0f %8.0f %9llu %12.0f %7ss %10.1f %7ss %9s %8ss\n", r.config.label().c_str(),
-                bytes_label(r.state_bytes).c_str(), r.best_ops_per_sec, opt(r.max_iteration_us, 0).c_str(),
-                opt(r.max_input_us, 0).c_str(), static_cast<double>(r.rss_max_bytes) / (1 << 20),
+    std::printf("%-30s %6s %10.0f %9s %9s %9s %8.0f %8.0f %9llu %12.0f %7ss %10.1f %7ss %9s %11s %8ss\n",
+                r.config.label().c_str(), bytes_label(r.state_bytes).c_str(), r.best_ops_per_sec,
+                opt(r.max_iteration_us, 0).c_str(), opt(r.max_iteration_cpu_us, 0).c_str(), opt(r.max_input_us, 0).c_str(), static_cast<double>(r.rss_max_bytes) / (1 << 20),
                 static_cast<double>(r.rss_anon_max_bytes) / (1 << 20), static_cast<unsigned long long>(r.catch_up_updates),
                 static_cast<double>(r.catch_up_all_bytes) / 1024,
                 opt(r.catch_up_s, 2).c_str(),
                 static_cast<double>(r.full_transfer_bytes + r.full_other_bytes) / (1 << 20), opt(r.full_s, 2).c_str(),
-                opt(full_mbps, 0).c_str(), opt(r.restart_s, 2).c_str());
+                opt(full_mbps, 0).c_str(), opt(r.full_serving_max_iteration_us, 0).c_str(), opt(r.restart_s, 2).c_str());
+  }
+  // What a whole transfer can reach at most: the receiver writes every key
+  // through the same path as the genesis fill.
+  for (const StateReport& r : states) {
+    if (r.prefill_s <= 0) continue;
+    std::printf("%s: store write ceiling (the genesis fill: MerkleStore over LMDB, commits of 10,000 keys): "
+                "%.0f MB/s\n",
+                r.config.label().c_str(), static_cast<double>(r.state_bytes) / r.prefill_s / 1e6);
   }
 }
 
@@ -1357,7 +1381,10 @@ int main(int argc, char** argv) {
               for (std::size_t i = first_point; i < points.size(); ++i) {
                 const Point& p = points[i];
                 report.best_ops_per_sec = std::max(report.best_ops_per_sec, p.ops_per_sec);
-                if (p.max_iteration_us) report.max_iteration_us = std::max(report.max_iteration_us.value_or(0), *p.max_iteration_us);
+                if (p.max_iteration_us && *p.max_iteration_us >= report.max_iteration_us.value_or(0)) {
+                  report.max_iteration_us = p.max_iteration_us;
+                  report.max_iteration_cpu_us = p.max_iteration_cpu_us;
+                }
                 if (p.max_input_us) report.max_input_us = std::max(report.max_input_us.value_or(0), *p.max_input_us);
               }
               measure_state(cluster, report, loop_clients);

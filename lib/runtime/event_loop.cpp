@@ -55,6 +55,7 @@ struct EventLoop::Impl {
   // This iteration's pause (EventLoopStats::max_iteration_us, max_input_us):
   // when it took its first frame (0: none yet), its longest single input.
   TimeUs busy_since = 0;
+  std::uint64_t busy_since_cpu_us = 0;
   TimeUs longest_input_us = 0;
 
   Impl(const ClusterConfig& c, ReplicaId s, Replica& r, LmdbStorage& st, const Crypto& cr, EventLoopOptions o)
@@ -180,7 +181,7 @@ struct EventLoop::Impl {
       if (!extra.more()) break;
     }
     ++stats.frames_in;
-    if (busy_since == 0) busy_since = monotonic_now_us();
+    if (busy_since == 0) start_busy(monotonic_now_us());
     stats.bytes_in += frame.size();
     const ByteView bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
     const std::string_view rid(static_cast<const char*>(routing_id.data()), routing_id.size());
@@ -203,6 +204,17 @@ struct EventLoop::Impl {
     longest_input_us = std::max(longest_input_us, monotonic_now_us() - started);
     append(all, scratch);
     return true;
+  }
+
+  void start_busy(TimeUs now) {
+    busy_since = now;
+    busy_since_cpu_us = thread_cpu_us();
+  }
+
+  // Whether to take another frame this iteration.
+  bool may_take_more(std::size_t inputs) const {
+    return inputs > 0 && inputs < options.max_inputs_per_iteration &&
+           monotonic_now_us() - busy_since < options.max_iteration_busy_us;
   }
 
   void count_transfer_bytes(wire::MsgType type, std::size_t bytes) {
@@ -286,11 +298,10 @@ struct EventLoop::Impl {
       if (e.num() != EINTR) return fail(ErrorCode::io, std::string("receive: ") + e.what());
       return {};  // a signal: the caller checks its stop flag
     }
-    while (inputs > 0 && inputs < options.max_inputs_per_iteration && receive_one(monotonic_now_us(), scratch, all))
-      ++inputs;
+    while (may_take_more(inputs) && receive_one(monotonic_now_us(), scratch, all)) ++inputs;
     const TimeUs now = monotonic_now_us();
     if (now >= core.next_deadline()) {
-      if (busy_since == 0) busy_since = now;
+      if (busy_since == 0) start_busy(now);
       core.tick(now, scratch);
       longest_input_us = std::max(longest_input_us, monotonic_now_us() - now);
       append(all, scratch);
@@ -314,10 +325,15 @@ struct EventLoop::Impl {
     }
     send_all(all.send);
     if (busy_since != 0) {
+      ++stats.busy_iterations;
       const TimeUs busy_us = monotonic_now_us() - busy_since;
-      stats.max_iteration_us = std::max<std::uint64_t>(stats.max_iteration_us, busy_us);
+      const std::uint64_t busy_cpu_us = thread_cpu_us() - busy_since_cpu_us;
+      if (busy_us > stats.max_iteration_us) {
+        stats.max_iteration_us = busy_us;
+        stats.max_iteration_cpu_us = busy_cpu_us;
+      }
       stats.max_input_us = std::max<std::uint64_t>(stats.max_input_us, longest_input_us);
-      if (options.metrics != nullptr) options.metrics->pause(busy_us, longest_input_us);
+      if (options.metrics != nullptr) options.metrics->pause(busy_us, busy_cpu_us, longest_input_us);
     }
     for (const ExecutedBatch& batch : all.executed) {
       spdlog::debug("executed seq {} ({} requests)", batch.seq, batch.requests.size());

@@ -21,7 +21,8 @@
 // One iteration (etcd-raft's Ready loop, with group commit):
 //   1. poll until a frame arrives or core.next_deadline() (capped, so a stop
 //      request is seen promptly);
-//   2. feed up to max_inputs_per_iteration frames to core.receive();
+//   2. feed up to max_inputs_per_iteration frames to core.receive(), and
+//      none after the iteration has been busy max_iteration_busy_us;
 //   3. core.tick() if its deadline has passed;
 //   4. storage.apply(every persist op of 2 and 3, options.store) — ONE
 //      transaction/fsync, with the store's writes of 2 and 3 if there is a
@@ -53,6 +54,11 @@ class Metrics;  // runtime/metrics.hpp
 
 struct EventLoopOptions {
   std::size_t max_inputs_per_iteration = 256;  // bounds the work (and persist batch) per fsync
+  // No more frames are taken once an iteration has been busy this long: what
+  // it took is committed and sent first, so one busy spell (a burst of large
+  // state-transfer frames, say) delays the others' messages by about this
+  // plus one input, not by max_inputs_per_iteration inputs.
+  std::uint32_t max_iteration_busy_us = 2000;
   int send_hwm = 10000;                        // frames queued per socket before dropping
   int receive_hwm = 10000;
   // Reconnect back-off to a peer that went away. Capped low: a restarted
@@ -81,6 +87,7 @@ struct EventLoopStats {
   std::uint64_t frames_dropped = 0;         // peer queue full, unknown client route
   std::uint64_t extra_parts_dropped = 0;    // multipart messages with more than one frame
   std::uint64_t persist_transactions = 0;
+  std::uint64_t busy_iterations = 0;  // iterations that took a frame or ticked
   std::uint64_t persist_ops = 0;
   std::uint64_t status_requests = 0;  // STATUS-REQUESTs answered by the loop, never fed to the core
   std::uint64_t status_rejected = 0;  // of those: unknown client, bad signature, malformed
@@ -90,6 +97,10 @@ struct EventLoopStats {
   // core.tick(), in microseconds.
   std::uint64_t max_iteration_us = 0;
   std::uint64_t max_input_us = 0;
+  // The CPU time (this thread's) of the busiest iteration by that measure:
+  // the rest of a long iteration was time without a core (2 cores shared by
+  // a whole test cluster, say).
+  std::uint64_t max_iteration_cpu_us = 0;
   // Whole frames received (envelope included) of the Merkle tree walk
   // (TREE-NODES, LEAF-ENTRIES, VALUES), and of the other ways a lagging
   // replica is brought up (pbft STATE-SNAPSHOT and COMMITTED-BATCHES, paxos

@@ -145,20 +145,25 @@ void Metrics::iteration(TimeUs now, std::size_t inputs, const std::vector<Execut
   }
 }
 
-void Metrics::pause(std::uint64_t iteration_us, std::uint64_t input_us) {
+void Metrics::pause(std::uint64_t iteration_us, std::uint64_t iteration_cpu_us, std::uint64_t input_us) {
   std::lock_guard lock(mu_);
-  window_max_iteration_us_ = std::max(window_max_iteration_us_, iteration_us);
+  if (iteration_us > window_max_iteration_us_) {
+    window_max_iteration_us_ = iteration_us;
+    window_max_iteration_cpu_us_ = iteration_cpu_us;
+  }
   window_max_input_us_ = std::max(window_max_input_us_, input_us);
 }
 
 std::string Metrics::render() const {
   Exported e;
   std::uint64_t window_iteration_us = 0;
+  std::uint64_t window_iteration_cpu_us = 0;
   std::uint64_t window_input_us = 0;
   {
     std::lock_guard lock(mu_);
     e = exported_;
     window_iteration_us = std::exchange(window_max_iteration_us_, 0);
+    window_iteration_cpu_us = std::exchange(window_max_iteration_cpu_us_, 0);
     window_input_us = std::exchange(window_max_input_us_, 0);
   }
   std::string out;
@@ -219,6 +224,10 @@ std::string Metrics::render() const {
          "Longest event-loop iteration since the previous scrape (reset by every scrape), in microseconds: "
          "from its first frame or tick to its last send, the wait for input excluded.",
          id, d(window_iteration_us));
+  metric(out, "synod_loop_max_iteration_cpu_us", "gauge",
+         "CPU time this replica's loop thread ran during that longest iteration, in microseconds (the rest "
+         "it waited for a core).",
+         id, d(window_iteration_cpu_us));
   metric(out, "synod_loop_max_input_us", "gauge",
          "Longest single core input (receive or tick) since the previous scrape (reset by every scrape), in "
          "microseconds.",

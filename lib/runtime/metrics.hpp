@@ -62,8 +62,9 @@ class Metrics {
   void iteration(TimeUs now, std::size_t inputs, const std::vector<ExecutedBatch>& executed,
                  const EventLoopStats& loop, const ReplicaStatus* status);
   // The iteration that just ended was busy for `iteration_us` (the wait for
-  // input excluded) and its longest core input took `input_us`.
-  void pause(std::uint64_t iteration_us, std::uint64_t input_us);
+  // input excluded), of which `iteration_cpu_us` this thread ran, and its
+  // longest core input took `input_us`.
+  void pause(std::uint64_t iteration_us, std::uint64_t iteration_cpu_us, std::uint64_t input_us);
 
   // ---- any thread
   // Also starts a new window for the per-scrape maxima
@@ -100,6 +101,7 @@ class Metrics {
   Exported exported_;
   // Maxima since the previous render() (reset by it, hence mutable).
   mutable std::uint64_t window_max_iteration_us_ = 0;
+  mutable std::uint64_t window_max_iteration_cpu_us_ = 0;  // of that iteration
   mutable std::uint64_t window_max_input_us_ = 0;
 };
 

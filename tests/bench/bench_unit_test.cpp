@@ -87,10 +87,11 @@ TEST_CASE("metrics: the loop's longest pauses are per scrape, since start in the
   loop.catch_up_bytes_in = 678;
   loop.bytes_in = 99999;
   metrics.iteration(1, 1, {}, loop, nullptr);
-  metrics.pause(1500, 900);
-  metrics.pause(800, 700);
+  metrics.pause(1500, 600, 900);
+  metrics.pause(800, 700, 700);
   std::string text = metrics.render();
   CHECK(value_of(text, "synod_loop_max_iteration_us") == 1500.0);
+  CHECK(value_of(text, "synod_loop_max_iteration_cpu_us") == 600.0);  // that iteration's, not the largest
   CHECK(value_of(text, "synod_loop_max_input_us") == 900.0);
   CHECK(value_of(text, "synod_loop_max_iteration_since_start_us") == 9000.0);
   CHECK(value_of(text, "synod_loop_max_input_since_start_us") == 7000.0);
@@ -102,8 +103,10 @@ TEST_CASE("metrics: the loop's longest pauses are per scrape, since start in the
   CHECK(value_of(text, "synod_loop_max_iteration_us") == 0.0);
   CHECK(value_of(text, "synod_loop_max_input_us") == 0.0);
   CHECK(value_of(text, "synod_loop_max_iteration_since_start_us") == 9000.0);
-  metrics.pause(40, 30);
-  CHECK(value_of(metrics.render(), "synod_loop_max_iteration_us") == 40.0);
+  metrics.pause(40, 35, 30);
+  text = metrics.render();
+  CHECK(value_of(text, "synod_loop_max_iteration_us") == 40.0);
+  CHECK(value_of(text, "synod_loop_max_iteration_cpu_us") == 35.0);
 }
 
 TEST_CASE("metrics: executed batches, commit latency, status and loop counters are rendered and move") {

@@ -56,7 +56,9 @@ struct Node {
 class LocalCluster {
  public:
   // checkpoint_interval 0 keeps the default.
-  explicit LocalCluster(Protocol protocol, std::uint32_t clients = 1, std::uint32_t checkpoint_interval = 0) {
+  explicit LocalCluster(Protocol protocol, std::uint32_t clients = 1, std::uint32_t checkpoint_interval = 0,
+                        EventLoopOptions loop_options = {})
+      : loop_options_(std::move(loop_options)) {
     config_.protocol = protocol;
     config_.f = 1;
     if (checkpoint_interval != 0) {
@@ -104,21 +106,24 @@ class LocalCluster {
     auto core = make_core(config_, i, *node.crypto, *node.app, *durable, 42);
     REQUIRE_MESSAGE(core, core.error().message);
     node.core = std::move(*core);
-    auto loop = EventLoop::create(config_, i, *node.core, *node.storage, *node.crypto);
+    auto loop = EventLoop::create(config_, i, *node.core, *node.storage, *node.crypto, loop_options_);
     REQUIRE_MESSAGE(loop, loop.error().message);
     node.loop = std::move(*loop);
     node.stop = false;
     node.thread = std::thread([&node] { node.loop_ok = node.loop->run(node.stop).has_value(); });
   }
 
-  void stop(ReplicaId i) {
+  // Stops replica i; returns its loop's counters.
+  EventLoopStats stop(ReplicaId i) {
     Node& node = *nodes_[i];
-    if (!node.thread.joinable()) return;
+    if (!node.thread.joinable()) return {};
     node.stop = true;
     node.thread.join();
     CHECK(node.loop_ok);
+    const EventLoopStats stats = node.loop->stats();
     node.loop.reset();
     node.core.reset();
+    return stats;
   }
 
   std::size_t durable_records(ReplicaId i) {
@@ -145,6 +150,7 @@ class LocalCluster {
   const ClusterConfig& config() const { return config_; }
 
  private:
+  EventLoopOptions loop_options_;
   TempDir dir_;
   ClusterConfig config_;
   std::vector<crypto::PrivateKey> replica_keys_;
@@ -390,6 +396,28 @@ TEST_CASE("pbft: an AsyncClient keeps several requests in flight and completes t
   CHECK(async->peak_in_flight() <= kIds);
   CHECK(async->stats().completed == 2 * kRequests);
   CHECK(async->stats().timeouts == 0);
+}
+
+TEST_CASE("pbft: with max_iteration_busy_us = 0 each iteration takes one frame, and the cluster still serves") {
+  constexpr std::uint32_t kIds = 4;
+  constexpr int kRequests = 24;
+  EventLoopOptions options;
+  options.max_iteration_busy_us = 0;
+  LocalCluster cluster(Protocol::pbft, kIds, 0, options);
+  {
+    auto async = connect_async(cluster);
+    std::vector<std::future<Result<Bytes>>> futures;
+    for (int i = 0; i < kRequests; ++i) futures.push_back(async->submit(kv::encode_put("k" + std::to_string(i), "v")));
+    for (auto& f : futures) {
+      auto reply = f.get();
+      REQUIRE_MESSAGE(reply, reply.error().message);
+    }
+  }
+  for (ReplicaId i = 0; i < cluster.config().replicas.size(); ++i) {
+    const EventLoopStats stats = cluster.stop(i);
+    CHECK(stats.frames_in > 0);
+    CHECK(stats.frames_in <= stats.busy_iterations);
+  }
 }
 
 TEST_CASE("an AsyncClient's completions run on its I/O thread and can submit the next request") {
