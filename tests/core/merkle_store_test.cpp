@@ -536,16 +536,25 @@ TEST_CASE("merkle store: release_below frees exactly the epochs before the oldes
   CHECK_FALSE(s.value_at(1, v(key("x"))).has_value());
 }
 
-TEST_CASE("merkle store: replace_bucket makes a bucket equal to another replica's") {
-  TestCrypto crypto(/*few_buckets=*/true);
+// Two stores that went different ways (a few buckets, many keys each): one
+// is made equal to the other bucket by bucket.
+struct DivergedStores {
+  TestCrypto crypto{/*few_buckets=*/true};
   MemoryStore backend_a, backend_b;
-  MerkleStore a(crypto, backend_a), target(crypto, backend_b);
+  MerkleStore a{crypto, backend_a}, target{crypto, backend_b};
   std::map<Bytes, Bytes> model_a, model_t;
-  Workload wa(1), wt(2);
-  for (int i = 0; i < 200; ++i) {
-    wa.step(a, model_a);
-    wt.step(target, model_t);
+  DivergedStores(std::uint64_t seed_a, std::uint64_t seed_t) {
+    Workload wa(seed_a), wt(seed_t);
+    for (int i = 0; i < 200; ++i) {
+      wa.step(a, model_a);
+      wt.step(target, model_t);
+    }
   }
+};
+
+TEST_CASE("merkle store: replace_bucket makes a bucket equal to another replica's") {
+  DivergedStores d(1, 2);
+  auto& [crypto, backend_a, backend_b, a, target, model_a, model_t] = d;
   REQUIRE(a.root() != target.root());
   a.pin(5);
   const Digest pinned_root = a.root();
@@ -571,15 +580,8 @@ TEST_CASE("merkle store: replace_bucket makes a bucket equal to another replica'
 }
 
 TEST_CASE("merkle store: install_bucket writes only what differs and takes the verified leaf digest") {
-  TestCrypto crypto(/*few_buckets=*/true);
-  MemoryStore backend_a, backend_b;
-  MerkleStore a(crypto, backend_a), target(crypto, backend_b);
-  std::map<Bytes, Bytes> model_a, model_t;
-  Workload wa(3), wt(4);
-  for (int i = 0; i < 200; ++i) {
-    wa.step(a, model_a);
-    wt.step(target, model_t);
-  }
+  DivergedStores d(3, 4);
+  auto& [crypto, backend_a, backend_b, a, target, model_a, model_t] = d;
   // Some keys both hold with the same value: those are not transferred.
   for (int i = 0; i < 20; ++i) {
     const Bytes k = key("shared" + std::to_string(i));
