@@ -15,10 +15,9 @@ namespace {
 // A tree walk's source is stalled when this many heartbeats bring nothing new.
 constexpr std::uint64_t kSyncStallHeartbeats = 5;
 // A pin a peer fetched from within this many heartbeats lingers after the
-// next snapshot, while all pins together hold at most kMaxLingeringPinBytes
-// of copy-on-write data (transfer::ServedPins).
+// next snapshot, while all pins together hold at most
+// transfer::ServedPins::kMaxLingeringBytes of copy-on-write data.
 constexpr TimeUs kServedPinLingerHeartbeats = 20;
-constexpr std::size_t kMaxLingeringPinBytes = 64u << 20;
 // A catch-up answer carries at most this share of the frame cap.
 constexpr std::size_t kCatchUpBytesDivisor = 2;
 // Encoding overhead per request in a batch, for the answer's size budget.
@@ -36,7 +35,7 @@ void PaxosReplica::take_snapshot() {
     snapshot_digest_ = s->pin(snapshot_slot_);
     // An older pin a peer still walks lingers (transfer::ServedPins).
     s->release_below(served_pins_.floor(snapshot_slot_, now_, kServedPinLingerHeartbeats * heartbeat_interval_us_,
-                                        s->pinned_bytes(), kMaxLingeringPinBytes));
+                                        s->pinned_bytes()));
   } else {
     // The client table goes with the application state, so a replica restored
     // from it never executes a retried request twice (PROTOCOL.md pitfall).

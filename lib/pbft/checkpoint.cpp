@@ -14,9 +14,8 @@ namespace {
 constexpr std::size_t kCatchUpBytesDivisor = 2;
 // A pin a peer fetched from within this many retransmission intervals
 // lingers after the stable checkpoint moves on, while all pins together hold
-// at most kMaxLingeringPinBytes of copy-on-write data (transfer::ServedPins).
+// at most transfer::ServedPins::kMaxLingeringBytes of copy-on-write data.
 constexpr TimeUs kServedPinLingerIntervals = 4;
-constexpr std::size_t kMaxLingeringPinBytes = 64u << 20;
 }  // namespace
 
 void PbftReplica::take_checkpoint(Seq seq) {
@@ -109,7 +108,7 @@ void PbftReplica::make_stable(Seq seq, const Digest& digest, std::vector<Signed<
   if (MerkleStore* s = store()) {
     // A pin a peer still walks lingers (transfer::ServedPins).
     s->release_below(served_pins_.floor(seq, now_, kServedPinLingerIntervals * retransmit_interval_us_,
-                                        s->pinned_bytes(), kMaxLingeringPinBytes));
+                                        s->pinned_bytes()));
   }
   std::erase_if(far_checkpoints_, [&](const auto& kv) { return kv.second.message.seq <= seq; });
   next_seq_ = std::max(next_seq_, seq + 1);

@@ -225,10 +225,14 @@ class StateSync {
 // without bound.
 class ServedPins {
  public:
+  // What both protocols allow lingering pins to hold.
+  static constexpr std::size_t kMaxLingeringBytes = 64u << 20;
+
   void served(Seq seq, TimeUs now) { last_served_[seq] = now; }
   // The lowest seq to keep pinned, given that `latest` (the newest pin) is
   // kept anyway.
-  Seq floor(Seq latest, TimeUs now, TimeUs linger, std::size_t pinned_bytes, std::size_t max_pinned_bytes);
+  Seq floor(Seq latest, TimeUs now, TimeUs linger, std::size_t pinned_bytes,
+            std::size_t max_pinned_bytes = kMaxLingeringBytes);
 
  private:
   std::map<Seq, TimeUs> last_served_;
