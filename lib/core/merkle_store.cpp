@@ -3,9 +3,11 @@
 //
 // In memory: the digest of every non-empty leaf (a sparse map, so an empty
 // store costs nothing) and the dense interior levels 0..kLevels-1 (69,905
-// digests, 2.2 MB). Writes only mark their bucket dirty; fold() recomputes
-// the dirty leaves from the backend and then only the interior nodes above a
-// changed leaf, so a digest costs O(buckets changed × depth).
+// digests, 2.2 MB). Writes only mark their bucket dirty; fold_leaves()
+// recomputes the dirty leaves from the backend (after every batch, so the
+// stored leaves match the data at every commit), and fold() then recomputes
+// only the interior nodes above a leaf changed since, once for all the
+// batches in between, so a digest costs O(buckets changed × depth).
 #include "core/merkle_store.hpp"
 
 #include <algorithm>
@@ -128,8 +130,13 @@ struct MerkleStore::Impl {
   StoreBackend& backend;
   std::unordered_map<Bucket, Digest> leaves;  // non-empty buckets only
   Levels levels;
-  std::set<Bucket> dirty;  // written since the last fold (ascending: fold's order)
-  std::set<Bucket> relinked;  // leaf digest set by install_bucket since the last fold
+  std::set<Bucket> dirty;  // written since the last fold_leaves (ascending: fold's order)
+  // Leaves whose digest changed (folded, or set by install_bucket) with their
+  // ancestors not yet recomputed: fold() does that, and fold_leaves() once
+  // there are kMaxUnpropagatedLeaves of them. Between checkpoints a batch
+  // changes few leaves and often the same ones: each node above them is then
+  // hashed once per checkpoint, not once per batch.
+  std::set<Bucket> unpropagated;
   AppView app;
   std::map<Seq, Pin> pins;
   std::deque<Epoch> epochs;  // consecutive ids; the last is the current one while a pin exists
@@ -150,7 +157,9 @@ struct MerkleStore::Impl {
 
   Digest leaf_of(std::span<const BucketEntry> entries) const;
   Digest node_of(std::uint8_t level, const Children& children) const;
+  void fold_leaves();
   void fold();
+  void propagate_unpropagated();
   void propagate(std::vector<std::uint32_t> changed_leaves);
   std::vector<std::uint32_t> refresh_level(std::uint8_t level, const std::vector<std::uint32_t>& changed_children);
 
@@ -220,28 +229,34 @@ bool MerkleStore::valid(Node n) { return n.level <= kLevels && n.index < level_w
 
 // ---- folding writes into the tree
 
-// Recomputes the dirty leaves from the backend (storing the changed leaf
-// digests there too, so a restart finds them), then the nodes above them.
-// Buckets installed whole (install_bucket) have their leaf digest already.
-void MerkleStore::Impl::fold() {
-  if (dirty.empty() && relinked.empty()) return;
-  std::vector<std::uint32_t> changed;
+// Recomputes the dirty leaves from the backend, storing the changed leaf
+// digests there too, so a restart finds them. Buckets installed whole
+// (install_bucket) have their leaf digest already. Once
+// kMaxUnpropagatedLeaves leaves wait for their ancestors, it recomputes those too, so no fold()
+// has more than that many leaves' ancestors to do at once (a bounded pause
+// at a checkpoint, about 1 ms, however the writes spread).
+void MerkleStore::Impl::fold_leaves() {
   for (Bucket b : dirty) {
     const Digest d = leaf_of(backend.bucket(b));
     if (d == leaf(b)) continue;
     set_leaf(b, d);
     backend.set_leaf(b, d);
-    changed.push_back(b);
+    unpropagated.insert(b);
   }
   dirty.clear();
-  if (!relinked.empty()) {
-    std::vector<std::uint32_t> both;
-    both.reserve(changed.size() + relinked.size());
-    std::set_union(changed.begin(), changed.end(), relinked.begin(), relinked.end(), std::back_inserter(both));
-    changed = std::move(both);
-    relinked.clear();
-  }
-  propagate(std::move(changed));
+  if (unpropagated.size() >= kMaxUnpropagatedLeaves) propagate_unpropagated();
+}
+
+// fold_leaves, then the interior nodes above every leaf changed since.
+void MerkleStore::Impl::fold() {
+  fold_leaves();
+  propagate_unpropagated();
+}
+
+void MerkleStore::Impl::propagate_unpropagated() {
+  if (unpropagated.empty()) return;
+  propagate(std::vector<std::uint32_t>(unpropagated.begin(), unpropagated.end()));
+  unpropagated.clear();
 }
 
 // changed_leaves ascending: recomputes every ancestor of a changed leaf,
@@ -361,6 +376,8 @@ void MerkleStore::erase(ByteView key) {
 StoreWriter& MerkleStore::app() { return impl_->app; }
 const StoreReader& MerkleStore::app() const { return impl_->app; }
 
+void MerkleStore::fold_leaves() { impl_->fold_leaves(); }
+
 Digest MerkleStore::root() {
   impl_->fold();
   return impl_->levels[0][0];
@@ -443,7 +460,7 @@ void MerkleStore::install_bucket(Bucket b, std::span<const BucketEntry> entries,
   impl_->dirty.erase(b);
   impl_->set_leaf(b, leaf);
   impl_->backend.set_leaf(b, leaf);
-  impl_->relinked.insert(b);
+  impl_->unpropagated.insert(b);
 }
 
 // ---- checkpoints

@@ -81,7 +81,18 @@ class MerkleStore {
   StoreWriter& app();
   const StoreReader& app() const;
 
-  // Current digests; root() and node() first fold in every write so far.
+  // Recomputes the leaf digests of the buckets written since the last fold
+  // and hands the changed ones to the backend (set_leaf), so its next commit
+  // stores leaves that match its data: call it before every commit that
+  // carries writes. O(buckets written); the interior nodes wait for the
+  // next root(), node(), children() or pin(), which recompute each changed
+  // node once however many batches changed it — or until
+  // kMaxUnpropagatedLeaves changed leaves wait, when fold_leaves recomputes
+  // their ancestors itself (so no fold has more than that many to do).
+  static constexpr std::size_t kMaxUnpropagatedLeaves = 256;
+  void fold_leaves();
+  // Current digests; root(), node() and children() first fold in every
+  // write so far.
   Digest root();
   Digest node(Node n);
   Children children(Node n);  // n above the leaves

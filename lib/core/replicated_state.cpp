@@ -54,10 +54,10 @@ std::vector<std::optional<Bytes>> StoreState::execute(std::span<const Operation>
     SYNOD_ASSERT(store_.put(client_key(c), encode_entry(*e)).has_value(),
                  "a reply fits a store value (kMaxStoreValueBytes)");
   }
-  // Fold the batch's writes into the tree now: the changed leaf digests are
-  // stored with the batch's writes, in the same commit, so a restart
-  // rebuilds the tree from leaves that match the data.
-  store_.root();
+  // The changed leaf digests go to the store with the batch's writes, in the
+  // same commit, so a restart rebuilds the tree from leaves that match the
+  // data. (The nodes above them wait for the next checkpoint's root.)
+  store_.fold_leaves();
   return results;
 }
 

@@ -58,7 +58,8 @@ constexpr unsigned kMaxDbs = 4;
 constexpr const char* kProtocolDb = "synod";
 constexpr const char* kStoreDataDb = "store.data";
 constexpr const char* kStoreIndexDb = "store.index";
-constexpr const char* kStoreLeavesDb = "store.leaves";
+// Where a data dir from before kept the leaf digests (open_store moves them).
+constexpr const char* kOldStoreLeavesDb = "store.leaves";
 
 std::unexpected<Error> map_full(const std::filesystem::path& dir, std::size_t map_bytes) {
   return fail(ErrorCode::io, "LMDB map full in " + dir.string() + " (map size " + std::to_string(map_bytes) +
@@ -189,11 +190,6 @@ Result<void> LmdbStorage::apply(std::span<const PersistOp> ops, LmdbStore* store
         !r) {
       return r;
     }
-    if (auto r = write_overlay(env_->env, txn.txn, t.leaves, kStoreLeavesDb, store->pending_leaves(), dir,
-                               env_->map_bytes);
-        !r) {
-      return r;
-    }
   }
   if (int rc = txn.commit(); rc != 0) {
     if (rc == MDB_MAP_FULL) return map_full(dir, env_->map_bytes);
@@ -204,6 +200,38 @@ Result<void> LmdbStorage::apply(std::span<const PersistOp> ops, LmdbStore* store
   return {};
 }
 
+// A data dir written before the leaf digests moved into store.index
+// (runtime/lmdb_store.hpp) has them in a table of their own: copy each to its
+// leaf record (u32 big-endian bucket, the same key) and drop that table, in
+// the caller's transaction, so the move is all or nothing.
+Result<void> LmdbStorage::move_old_leaves(MDB_txn* txn, unsigned int index) {
+  MDB_dbi old = 0;
+  if (int rc = mdb_dbi_open(txn, kOldStoreLeavesDb, 0, &old); rc == MDB_NOTFOUND) {
+    return {};
+  } else if (rc != 0) {
+    return lmdb_error(env_->dir, "dbi_open", rc);
+  }
+  MDB_cursor* cursor = nullptr;
+  if (int rc = mdb_cursor_open(txn, old, &cursor); rc != 0) return lmdb_error(env_->dir, "cursor_open", rc);
+  MDB_val key, value;
+  int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+    if (key.mv_size != 4 || value.mv_size != kDigestBytes) {
+      mdb_cursor_close(cursor);
+      return fail(ErrorCode::corrupt, "store.leaves in " + env_->dir.string() + " holds a record that is no leaf digest");
+    }
+    if (int put = mdb_put(txn, index, &key, &value, 0); put != 0) {
+      mdb_cursor_close(cursor);
+      if (put == MDB_MAP_FULL) return map_full(env_->dir, env_->map_bytes);
+      return lmdb_error(env_->dir, "put", put);
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) return lmdb_error(env_->dir, "cursor_get", rc);
+  if (int drop = mdb_drop(txn, old, 1); drop != 0) return lmdb_error(env_->dir, "drop", drop);
+  return {};
+}
+
 Result<std::unique_ptr<LmdbStore>> LmdbStorage::open_store() {
   if (env_->store_opened) return fail(ErrorCode::invalid_argument, "the store of " + env_->dir.string() + " is already open");
   LmdbStore::Tables tables;
@@ -211,10 +239,10 @@ Result<std::unique_ptr<LmdbStore>> LmdbStorage::open_store() {
   tables.dir = env_->dir;
   Txn txn;
   if (int rc = mdb_txn_begin(env_->env, nullptr, 0, &txn.txn); rc != 0) return lmdb_error(env_->dir, "txn_begin", rc);
-  for (auto [name, dbi] : {std::pair{kStoreDataDb, &tables.data}, std::pair{kStoreIndexDb, &tables.index},
-                           std::pair{kStoreLeavesDb, &tables.leaves}}) {
+  for (auto [name, dbi] : {std::pair{kStoreDataDb, &tables.data}, std::pair{kStoreIndexDb, &tables.index}}) {
     if (int rc = mdb_dbi_open(txn.txn, name, MDB_CREATE, dbi); rc != 0) return lmdb_error(env_->dir, "dbi_open", rc);
   }
+  if (auto moved = move_old_leaves(txn.txn, tables.index); !moved) return std::unexpected(moved.error());
   if (int rc = txn.commit(); rc != 0) {
     if (rc == MDB_MAP_FULL) return map_full(env_->dir, env_->map_bytes);
     return lmdb_error(env_->dir, "commit", rc);

@@ -27,6 +27,8 @@
 #include "synod/replica.hpp"
 #include "synod/result.hpp"
 
+struct MDB_txn;  // <lmdb.h>
+
 namespace synod::runtime {
 
 class LmdbStore;  // runtime/lmdb_store.hpp
@@ -70,6 +72,7 @@ class LmdbStorage {
  private:
   struct Env;
   explicit LmdbStorage(std::unique_ptr<Env> env);
+  Result<void> move_old_leaves(MDB_txn* txn, unsigned int index);
   std::unique_ptr<Env> env_;
 };
 

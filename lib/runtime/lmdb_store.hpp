@@ -1,15 +1,21 @@
 // runtime/lmdb_store.hpp — the runtime's StoreBackend (core/store_backend.hpp):
-// the store's three tables as three more named databases in the replica's
-// own LMDB environment (runtime/lmdb_storage.hpp), so that a batch's store
-// writes and the core's persist ops of the same inputs commit in ONE write
-// transaction — the atomicity the StoreBackend contract asks for.
+// the store's tables as two more named databases in the replica's own LMDB
+// environment (runtime/lmdb_storage.hpp), so that a batch's store writes and
+// the core's persist ops of the same inputs commit in ONE write transaction
+// — the atomicity the StoreBackend contract asks for.
 //
 // Tables (LMDB orders keys by memcmp, then length: the byte order of scan):
 //  * "store.data":   backend key -> value;
-//  * "store.index":  u32 big-endian bucket ++ backend key -> entry digest (32
-//                    bytes); big-endian, so one bucket's entries are one
-//                    contiguous key range, in key order;
-//  * "store.leaves": u32 big-endian bucket -> leaf digest (32 bytes).
+//  * "store.index":  two kinds of records, by key length:
+//      u32 big-endian bucket ++ backend key -> entry digest (32 bytes), and
+//      u32 big-endian bucket alone          -> the bucket's leaf digest.
+//    Big-endian, so one bucket is one contiguous key range: its leaf record
+//    first (the shortest key), then its entries in key order. A batch's
+//    write to a bucket and the leaf digest it changes then land on the same
+//    B-tree page, not on pages of two trees: one page copy per bucket per
+//    commit instead of two.
+// (A data dir from before had the leaf digests in a third table,
+// "store.leaves"; LmdbStorage::open_store moves them into store.index once.)
 //
 // Writes (put/erase/set_leaf) only go to an in-memory overlay of pending
 // writes. Reads merge that overlay over what LMDB holds, so they see every
@@ -85,7 +91,6 @@ class LmdbStore final : public StoreBackend {
     MDB_env* env = nullptr;
     unsigned int data = 0;
     unsigned int index = 0;
-    unsigned int leaves = 0;
     std::filesystem::path dir;  // for messages
   };
   explicit LmdbStore(Tables tables);
@@ -93,7 +98,6 @@ class LmdbStore final : public StoreBackend {
   // For LmdbStorage::apply: every pending write, table by table in key order.
   const Overlay<Bytes>& pending_data() const { return data_; }
   const Overlay<Digest>& pending_index() const { return index_; }
-  const Overlay<Digest>& pending_leaves() const { return leaves_; }
   const Tables& tables() const { return tables_; }
   // Called by apply after its transaction committed: LMDB now holds every
   // pending write, and the read snapshot is stale.
@@ -103,8 +107,7 @@ class LmdbStore final : public StoreBackend {
 
   Tables tables_;
   Overlay<Bytes> data_;      // backend key -> value
-  Overlay<Digest> index_;    // be32(bucket) ++ backend key -> entry digest
-  Overlay<Digest> leaves_;   // be32(bucket) -> leaf digest
+  Overlay<Digest> index_;    // be32(bucket) ++ backend key -> entry digest; be32(bucket) -> leaf digest
   mutable MDB_txn* read_txn_ = nullptr;
   mutable bool read_txn_live_ = false;  // begun or renewed since the last reset
 };

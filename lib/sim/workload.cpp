@@ -83,7 +83,7 @@ void write_genesis(MemoryStore& store, const Crypto& crypto, std::uint32_t keys)
     const std::string value = std::string(200 + i % 200, static_cast<char>('a' + i % 26));
     SYNOD_ASSERT(tree.put(to_bytes(key), to_bytes(value)).has_value(), "genesis entries are small");
   }
-  tree.root();  // the leaf digests go to the store with the data
+  tree.fold_leaves();  // the leaf digests go to the store with the data
   store.commit();
 }
 

@@ -279,6 +279,57 @@ TEST_CASE("merkle store: one write and a root cost O(depth) digests, not O(state
   CHECK(crypto.digests - before <= 3 + MerkleStore::kLevels);
 }
 
+TEST_CASE("merkle store: fold_leaves stores the leaves and leaves the nodes to one later fold") {
+  TestCrypto crypto;
+  MemoryStore backend;
+  MerkleStore s(crypto, backend);
+  for (int i = 0; i < 3000; ++i) put(s, key("k" + std::to_string(i)), b("v"));
+  (void)s.root();
+  backend.commit();
+  // Ten batches writing one key: each costs bucket_of + entry + leaf, no node.
+  std::size_t before = crypto.digests;
+  for (int batch = 0; batch < 10; ++batch) {
+    put(s, key("k17"), b("new" + std::to_string(batch)));
+    s.fold_leaves();
+  }
+  CHECK(crypto.digests - before == 3 * 10);
+  // The leaves went to the backend: a restart after the commit rebuilds the
+  // root that the live tree computes only now, hashing each ancestor once.
+  backend.commit();
+  MerkleStore restarted(crypto, backend);
+  before = crypto.digests;
+  const Digest root = s.root();
+  CHECK(crypto.digests - before == MerkleStore::kLevels);
+  CHECK(restarted.root() == root);
+  std::map<Bytes, Bytes> model = contents(s);
+  CHECK(root == root_from_scratch(crypto, model));
+}
+
+TEST_CASE("merkle store: fold_leaves folds the nodes itself once kMaxUnpropagatedLeaves leaves wait") {
+  for (std::size_t keys : {MerkleStore::kMaxUnpropagatedLeaves / 2, MerkleStore::kMaxUnpropagatedLeaves + 10}) {
+    CAPTURE(keys);
+    TestCrypto crypto;
+    MemoryStore backend;
+    MerkleStore s(crypto, backend);
+    std::set<Bucket> buckets;
+    for (std::size_t i = 0; buckets.size() < keys; ++i) {
+      const Bytes k = key("k" + std::to_string(i));
+      put(s, k, b("v"));
+      buckets.insert(s.bucket_of(v(k)));
+    }
+    s.fold_leaves();
+    const std::size_t before = crypto.digests;
+    const Digest root = s.root();
+    // Under the bound the nodes wait for root(); over it they are done.
+    if (keys < MerkleStore::kMaxUnpropagatedLeaves) {
+      CHECK(crypto.digests - before > keys);
+    } else {
+      CHECK(crypto.digests == before);
+    }
+    CHECK(root == root_from_scratch(crypto, contents(s)));
+  }
+}
+
 TEST_CASE("merkle store: children hash to their node, and a bucket to its leaf") {
   TestCrypto crypto;
   MemoryStore backend;

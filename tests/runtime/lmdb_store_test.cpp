@@ -5,6 +5,7 @@
 #include "runtime/lmdb_store.hpp"
 
 #include <doctest/doctest.h>
+#include <lmdb.h>
 
 #include <atomic>
 #include <cstdint>
@@ -420,6 +421,82 @@ TEST_CASE("lmdb store: random writes, commits and crashes read the same as Memor
     for (int i = 0; i < 3000; ++i) run.step();
     run.check_everything();
   }
+}
+
+// A data dir as written before the leaf digests moved into store.index:
+// entries in store.index, leaf digests (u32 big-endian bucket -> digest) in
+// a table of their own, store.leaves.
+void write_old_layout(const std::filesystem::path& dir, const std::vector<std::pair<Bytes, Bytes>>& leaves) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_set_maxdbs(env, 4) == 0);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  MDB_dbi index = 0, old = 0, data = 0;
+  REQUIRE(mdb_dbi_open(txn, "store.data", MDB_CREATE, &data) == 0);
+  REQUIRE(mdb_dbi_open(txn, "store.index", MDB_CREATE, &index) == 0);
+  REQUIRE(mdb_dbi_open(txn, "store.leaves", MDB_CREATE, &old) == 0);
+  auto raw_put = [&](MDB_dbi dbi, const Bytes& k, const Bytes& v) {
+    MDB_val key{k.size(), const_cast<std::uint8_t*>(k.data())};
+    MDB_val value{v.size(), const_cast<std::uint8_t*>(v.data())};
+    REQUIRE(mdb_put(txn, dbi, &key, &value, 0) == 0);
+  };
+  const Digest entry = digest_of(0x11);
+  raw_put(data, key_of("ak"), key_of("v"));
+  raw_put(index, Bytes{0, 0, 0, 7, 'a', 'k'}, Bytes(entry.begin(), entry.end()));
+  for (const auto& [k, v] : leaves) raw_put(old, k, v);
+  REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+bool has_table(const std::filesystem::path& dir, const char* name) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_set_maxdbs(env, 4) == 0);
+  REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0600) == 0);
+  MDB_txn* txn = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  MDB_dbi dbi = 0;
+  const int rc = mdb_dbi_open(txn, name, 0, &dbi);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return rc == 0;
+}
+
+TEST_CASE("lmdb store: a data dir with the leaf digests in store.leaves has them moved into store.index") {
+  TempDir dir;
+  const Digest leaf7 = digest_of(0xaa);
+  const Digest leaf9 = digest_of(0xbb);
+  write_old_layout(dir.path(), {{Bytes{0, 0, 0, 7}, Bytes(leaf7.begin(), leaf7.end())},
+                                {Bytes{0, 0, 0, 9}, Bytes(leaf9.begin(), leaf9.end())}});
+  REQUIRE(has_table(dir.path(), "store.leaves"));
+  {
+    OpenStore r(dir.path());
+    CHECK(leaves_of(*r.store) == std::vector<std::pair<Bucket, Digest>>{{7, leaf7}, {9, leaf9}});
+    // The leaf record shares bucket 7's key range, but is no entry of it.
+    CHECK(r.store->bucket(7) == std::vector<BucketEntry>{{key_of("ak"), digest_of(0x11)}});
+    CHECK(r.store->bucket(9).empty());
+    CHECK(get(*r.store, "ak") == "v");
+  }
+  CHECK_FALSE(has_table(dir.path(), "store.leaves"));
+  // A second open finds nothing to move and the same leaves.
+  OpenStore again(dir.path());
+  CHECK(leaves_of(*again.store) == std::vector<std::pair<Bucket, Digest>>{{7, leaf7}, {9, leaf9}});
+}
+
+TEST_CASE("lmdb store: a store.leaves record that is no leaf digest is refused, and nothing moves") {
+  TempDir dir;
+  write_old_layout(dir.path(), {{Bytes{0, 0, 7}, Bytes(kDigestBytes, 1)}});
+  {
+    auto storage = LmdbStorage::open(dir.path());
+    REQUIRE(storage);
+    auto store = storage->open_store();
+    REQUIRE_FALSE(store);
+    CHECK(store.error().code == ErrorCode::corrupt);
+    CHECK(store.error().message.find("store.leaves") != std::string::npos);
+  }
+  CHECK(has_table(dir.path(), "store.leaves"));
 }
 
 }  // namespace
