@@ -232,9 +232,10 @@ bool MerkleStore::valid(Node n) { return n.level <= kLevels && n.index < level_w
 // Recomputes the dirty leaves from the backend, storing the changed leaf
 // digests there too, so a restart finds them. Buckets installed whole
 // (install_bucket) have their leaf digest already. Once
-// kMaxUnpropagatedLeaves leaves wait for their ancestors, it recomputes those too, so no fold()
-// has more than that many leaves' ancestors to do at once (a bounded pause
-// at a checkpoint, about 1 ms, however the writes spread).
+// kMaxUnpropagatedLeaves leaves wait for their ancestors, it recomputes
+// those too, so no fold() has more than that many leaves' ancestors to do
+// at once (the checkpoint's share of a pause stays bounded however the
+// writes spread).
 void MerkleStore::Impl::fold_leaves() {
   for (Bucket b : dirty) {
     const Digest d = leaf_of(backend.bucket(b));
