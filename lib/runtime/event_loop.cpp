@@ -24,6 +24,10 @@ namespace synod::runtime {
 
 namespace {
 
+// An iteration busy for more CPU time than this is logged (info) with where
+// the time went: inputs, the commit, what it executed and sent.
+constexpr std::uint64_t kSlowIterationCpuUs = 5'000;
+
 void configure(zmq::socket_t& socket, const ClusterConfig& config, const EventLoopOptions& options) {
   configure_socket(socket, SocketLimits{static_cast<std::int64_t>(config.max_frame_bytes), options.send_hwm,
                                         options.receive_hwm, options.reconnect_ivl_ms, options.reconnect_ivl_max_ms});
@@ -51,6 +55,8 @@ struct EventLoop::Impl {
   std::map<ClientId, std::string> client_routes;  // bounded: configured clients only
   EventLoopStats stats;
   TimeUs next_status_us = 0;
+  TimeUs next_slow_log_us = 0;             // the next "slow iteration" line may come then
+  std::uint64_t slow_iterations_unlogged = 0;
   TimeUs next_metrics_status_us = 0;
   // This iteration's pause (EventLoopStats::max_iteration_us, max_input_us):
   // when it took its first frame (0: none yet), its longest single input.
@@ -308,9 +314,12 @@ struct EventLoop::Impl {
     }
     // A store-backed core may have written its store without a persist op.
     const bool store_pending = options.store != nullptr && options.store->has_pending();
+    TimeUs commit_us = 0;
     if (!all.persist.empty() || store_pending) {
       // Durable before visible: nothing of this iteration leaves before this commit.
+      const TimeUs commit_started = monotonic_now_us();
       if (auto r = storage.apply(all.persist, options.store); !r) return r;
+      commit_us = monotonic_now_us() - commit_started;
       ++stats.persist_transactions;
       stats.persist_ops += all.persist.size();
     }
@@ -334,6 +343,21 @@ struct EventLoop::Impl {
       }
       stats.max_input_us = std::max<std::uint64_t>(stats.max_input_us, longest_input_us);
       if (options.metrics != nullptr) options.metrics->pause(busy_us, busy_cpu_us, longest_input_us);
+      // Where a long pause went (an iteration should stay within a few ms):
+      // at most one line a second, counting the others.
+      if (busy_cpu_us > kSlowIterationCpuUs) {
+        if (now >= next_slow_log_us) {
+          next_slow_log_us = now + 1'000'000;
+          spdlog::info("slow iteration: {} us ({} us CPU): {} inputs, longest {} us; commit {} us ({} persist ops{}); "
+                       "{} executed batches, {} frames sent; {} more slow iterations since the last such line",
+                       busy_us, busy_cpu_us, inputs, longest_input_us, commit_us, all.persist.size(),
+                       store_pending ? " and store writes" : "", all.executed.size(), all.send.size(),
+                       slow_iterations_unlogged);
+          slow_iterations_unlogged = 0;
+        } else {
+          ++slow_iterations_unlogged;
+        }
+      }
     }
     for (const ExecutedBatch& batch : all.executed) {
       spdlog::debug("executed seq {} ({} requests)", batch.seq, batch.requests.size());
